@@ -1,0 +1,5 @@
+"""``python -m reconciler`` runs the ``pgrecon`` command line."""
+
+from .cli import main
+
+main()

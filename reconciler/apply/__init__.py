@@ -1,0 +1,85 @@
+"""The apply stage: lock, re-plan (or check a saved plan), refuse hazards, execute, verify.
+
+>>> result = run_apply(dsn, spec, options=ApplyOptions(allow_hazards=frozenset({"index-drop"})))  # doctest: +SKIP
+>>> result.in_sync                                                                                 # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..connection import connect
+from ..errors import ApplyFailed, Refused
+from ..plan import make_plan
+from ..plan.models import HAZARD_HELP, Hazard, Plan
+from ..spec.models import Spec
+from .executor import ApplyOptions, ApplyReporter, ChangeResult, Executor, SilentReporter
+from .locking import acquire_apply_lock, release_apply_lock
+
+__all__ = ["ApplyOptions", "ApplyReporter", "ApplyResult", "SilentReporter", "check_hazards", "run_apply"]
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    results: list[ChangeResult]
+    remaining: Plan
+    waited_s: float
+
+    @property
+    def in_sync(self) -> bool:
+        return self.remaining.empty
+
+
+def check_hazards(plan: Plan, allowed: frozenset[str]) -> None:
+    """Refuse (before anything runs) a plan with hazards that were not allowed."""
+    blocked = plan.disallowed(set(allowed))
+    if not blocked:
+        return
+    lines = ["the plan has hazards that were not allowed; nothing was applied:"]
+    needed: set[str] = set()
+    for change in blocked:
+        missing = [h.value for h in change.hazards if h.value not in allowed]
+        needed.update(missing)
+        lines.append(f"  {change.kind} {change.action} {change.name}"
+                     f"{' on ' + change.table if change.table else ''}: {', '.join(missing)}")
+    for hazard in sorted(needed):
+        lines.append(f"  {hazard}: {HAZARD_HELP[Hazard(hazard)]}")
+    lines.append(f"Review the plan, then allow them with --allow-hazards {','.join(sorted(needed))}")
+    raise Refused("\n".join(lines))
+
+
+def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOptions = ApplyOptions(),
+              reporter: ApplyReporter | None = None, now: datetime | None = None,
+              on_plan=None) -> ApplyResult:
+    """Apply ``spec`` (or exactly the ``saved`` plan) to the database at ``dsn`` and verify.
+
+    The plan is computed (or the saved one checked against the live state) only after the apply
+    lock is held, so concurrent applies never race. ``on_plan(plan)`` is called with the plan
+    about to run. Raises :class:`Refused` or :class:`ApplyFailed`.
+    """
+    reporter = reporter or SilentReporter()
+    with connect(dsn) as conn, connect(dsn) as monitor_conn:
+        waited = acquire_apply_lock(conn, options.lock_wait_ms)
+        try:
+            fresh = make_plan(conn, spec, now=now)
+            plan = fresh
+            if saved is not None:
+                if saved.spec_sha256 != fresh.spec_sha256:
+                    raise Refused("the saved plan was made from another version of the spec; "
+                                  "make a new plan with `pgrecon plan --out`")
+                if saved.fingerprint != fresh.fingerprint:
+                    raise Refused("the live database changed since the saved plan was made; nothing was "
+                                  "applied. Make a new plan with `pgrecon plan --out` and review it")
+                plan = saved
+            check_hazards(plan, options.allow_hazards)
+            if on_plan:
+                on_plan(plan)
+            results = Executor(conn, monitor_conn, options, reporter).run(plan)
+            remaining = make_plan(conn, spec, now=now)
+        finally:
+            if not conn.broken:
+                release_apply_lock(conn)
+    return ApplyResult(plan=plan, results=results, remaining=remaining, waited_s=waited)

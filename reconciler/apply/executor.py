@@ -1,0 +1,175 @@
+"""Execute a plan's statements: the only code that writes to a database.
+
+Each statement runs with ``lock_timeout`` (and ``statement_timeout``: a separate one for index
+builds). Statements that must run outside a transaction (``CONCURRENTLY``) run in autocommit;
+the others in their own transaction. A lock timeout is retried with exponential backoff; when
+retries run out the error names the session that held the lock. A failed concurrent build
+leaves an INVALID index behind: it is dropped before the retry or the error.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from ..errors import ApplyFailed
+from ..plan.models import Change, Plan, Statement
+from ..render import render_statement
+from ..units import format_duration_ms
+from .locking import describe_session
+from .monitor import BuildProgress, StatementMonitor
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """Timeouts and retries for apply (from the spec's ``target``, overridden by flags)."""
+
+    lock_timeout_ms: int = 5000
+    lock_retries: int = 5
+    statement_timeout_ms: int = 60_000
+    build_timeout_ms: int = 0
+    lock_wait_ms: int = 60_000
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 30.0
+    allow_hazards: frozenset[str] = field(default_factory=frozenset)
+
+
+class ApplyReporter(Protocol):
+    """What apply tells as it goes (the CLI shows it; tests may record it)."""
+
+    def change_started(self, number: int, total: int, change: Change) -> None: ...
+    def statement_started(self, change: Change, statement: Statement) -> None: ...
+    def progress(self, change: Change, statement: Statement, progress: BuildProgress) -> None: ...
+    def retrying(self, change: Change, statement: Statement, attempt: int, delay: float, reason: str) -> None: ...
+    def change_done(self, change: Change, seconds: float) -> None: ...
+
+
+class SilentReporter:
+    """An :class:`ApplyReporter` that says nothing."""
+
+    def change_started(self, number, total, change): pass
+    def statement_started(self, change, statement): pass
+    def progress(self, change, statement, progress): pass
+    def retrying(self, change, statement, attempt, delay, reason): pass
+    def change_done(self, change, seconds): pass
+
+
+@dataclass
+class ChangeResult:
+    change: Change
+    seconds: float
+    error: str | None = None
+
+
+def _set_timeouts(conn: psycopg.Connection, lock_ms: int, statement_ms: int, local: bool) -> None:
+    conn.execute("SELECT pg_catalog.set_config('lock_timeout', %s, %s), "
+                 "pg_catalog.set_config('statement_timeout', %s, %s)",
+                 (f"{lock_ms}ms", local, f"{statement_ms}ms", local))
+
+
+def _server_message(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    text = diag.message_primary or str(exc).strip().splitlines()[0]
+    if diag.message_detail:
+        text += f" ({diag.message_detail})"
+    return text
+
+
+class Executor:
+    """Runs changes on ``conn`` (autocommit), watching each statement from ``monitor_conn``."""
+
+    def __init__(self, conn: psycopg.Connection, monitor_conn: psycopg.Connection | None,
+                 options: ApplyOptions, reporter: ApplyReporter | None = None, sleep=time.sleep):
+        self.conn = conn
+        self.monitor_conn = monitor_conn
+        self.options = options
+        self.reporter = reporter or SilentReporter()
+        self.sleep = sleep
+        self.pid = conn.info.backend_pid
+        # If pgrecon dies, the server stops its build instead of finishing it unseen.
+        conn.execute("SELECT pg_catalog.set_config('client_connection_check_interval', '1s', false)")
+
+    def run(self, plan: Plan) -> list[ChangeResult]:
+        """Execute every change of ``plan`` in order; raises :class:`ApplyFailed` at the first
+        failure (changes before it stay applied; the next apply continues from there)."""
+        results = []
+        total = len(plan.changes)
+        for number, change in enumerate(plan.changes, start=1):
+            self.reporter.change_started(number, total, change)
+            started = time.monotonic()
+            try:
+                for statement in change.statements:
+                    self.reporter.statement_started(change, statement)
+                    self.run_statement(change, statement)
+            except ApplyFailed as exc:
+                done = sum(1 for r in results if r.error is None)
+                raise ApplyFailed(f"{exc.message}\n{done} of {total} changes were applied before this one; "
+                                  f"run apply again to continue from here.") from None
+            seconds = time.monotonic() - started
+            results.append(ChangeResult(change, seconds))
+            self.reporter.change_done(change, seconds)
+        return results
+
+    def run_statement(self, change: Change, statement: Statement) -> None:
+        """Run one statement with timeouts, lock-timeout retries and cleanup of failed builds."""
+        opts = self.options
+        timeout = opts.build_timeout_ms if statement.timeout == "build" else opts.statement_timeout_ms
+        for attempt in range(opts.lock_retries + 1):
+            monitor = None
+            try:
+                monitor = self._monitor(change, statement)
+                with monitor or nullcontext():
+                    if statement.transactional:
+                        with self.conn.transaction():
+                            _set_timeouts(self.conn, opts.lock_timeout_ms, timeout, local=True)
+                            self.conn.execute(statement.sql)
+                    else:
+                        _set_timeouts(self.conn, opts.lock_timeout_ms, timeout, local=False)
+                        self.conn.execute(statement.sql)
+                return
+            except pgerrors.LockNotAvailable as exc:
+                self._clean_failed_build(statement)
+                blockers = monitor.blockers if monitor else []
+                who = "; ".join(describe_session(b) for b in blockers) or "a session that has since gone"
+                if attempt >= opts.lock_retries:
+                    raise ApplyFailed(
+                        f"{change.kind} {change.action} {change.name}: could not get a "
+                        f"{statement.lock or 'needed'} lock within lock_timeout "
+                        f"{format_duration_ms(opts.lock_timeout_ms)} after {attempt + 1} attempts.\n"
+                        f"Blocked by: {who}\nStatement: {statement.sql}\nServer: {_server_message(exc)}") from None
+                delay = min(opts.backoff_max_s, opts.backoff_base_s * 2 ** attempt) * (0.5 + random.random() / 2)
+                self.reporter.retrying(change, statement, attempt + 1, delay, f"lock timeout; blocked by {who}")
+                self.sleep(delay)
+            except psycopg.OperationalError as exc:
+                raise ApplyFailed(f"{change.kind} {change.action} {change.name}: lost the connection: "
+                                  f"{_server_message(exc)}\nStatement: {statement.sql}") from None
+            except psycopg.Error as exc:
+                self._clean_failed_build(statement)
+                raise ApplyFailed(f"{change.kind} {change.action} {change.name} failed: {_server_message(exc)}\n"
+                                  f"Statement: {statement.sql}") from None
+
+    def _monitor(self, change: Change, statement: Statement) -> StatementMonitor | None:
+        if self.monitor_conn is None:
+            return None
+
+        def on_progress(progress: BuildProgress) -> None:
+            self.reporter.progress(change, statement, progress)
+
+        return StatementMonitor(self.monitor_conn, self.pid, watch_progress=statement.builds is not None,
+                                on_progress=on_progress)
+
+    def _clean_failed_build(self, statement: Statement) -> None:
+        """Drop the INVALID index a failed concurrent build leaves behind."""
+        if statement.builds is None or self.conn.closed or self.conn.broken:
+            return
+        try:
+            self.conn.execute(render_statement("drop_index", index=statement.builds, concurrently=True,
+                                               if_exists=True))
+        except psycopg.Error:
+            pass  # the next plan sees the INVALID index and rebuilds it

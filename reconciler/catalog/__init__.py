@@ -1,0 +1,12 @@
+"""The catalog stage: live state, read-only, in a fixed number of queries."""
+
+from .canonical import CanonicalRequest, CanonicalResult, canonicalize
+from .models import (Catalog, Column, IndexDefinition, IndexKey, LiveExtension, LiveIndex, LiveTable,
+                     ServerInfo)
+from .reader import CATALOG_QUERIES, normalize_option_value, normalize_storage, read_catalog
+
+__all__ = [
+    "CATALOG_QUERIES", "CanonicalRequest", "CanonicalResult", "Catalog", "Column", "IndexDefinition",
+    "IndexKey", "LiveExtension", "LiveIndex", "LiveTable", "ServerInfo", "canonicalize",
+    "normalize_option_value", "normalize_storage", "read_catalog",
+]

@@ -1,0 +1,120 @@
+"""Declared indexes in the shape of live ones, checked against the live tables.
+
+A plain declared index (columns only, default operator classes and collations, no predicate) has
+a definition that can be written down without the server, and is compared with live indexes
+directly. Every other declared index, and every plain one that does not already match a live
+index, goes through :func:`~reconciler.catalog.canonical.canonicalize`: the server says what it
+means, and refuses what it would refuse at apply time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from ..errors import Problem
+from ..spec.models import IndexSpec, Spec, split_table_key
+from .canonical import CanonicalRequest, canonicalize
+from .models import Catalog, IndexDefinition, IndexKey, LiveTable
+from .reader import normalize_storage
+
+
+@dataclass(frozen=True)
+class DesiredIndex:
+    """A declared index with its canonical definition and its place in the spec."""
+
+    table_key: str
+    position: int
+    spec: IndexSpec
+    definition: IndexDefinition
+
+    @property
+    def path(self) -> tuple:
+        return ("tables", self.table_key, "indexes", self.position)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def plain_definition(index: IndexSpec) -> IndexDefinition:
+    """The definition of a plain declared index (see :attr:`IndexSpec.is_plain`)."""
+    return IndexDefinition(
+        method=index.using,
+        keys=tuple(IndexKey(column=c.column, expression=None, descending=c.descending,
+                            nulls_first=c.nulls_first) for c in index.columns),
+        unique=index.unique,
+        include=tuple(c.column for c in index.include),
+        predicate=None,
+        storage=normalize_storage([f"{k}={v}" for k, v in index.with_.items()]),
+        nulls_not_distinct=index.nulls_not_distinct,
+    )
+
+
+def missing_objects(spec: Spec, catalog: Catalog) -> list[tuple[tuple, str]]:
+    """Tables and columns the spec names that the database does not have."""
+    problems = []
+    for key, table_spec in spec.tables.items():
+        table = catalog.table(key)
+        if table is None:
+            schema, name = split_table_key(key)
+            problems.append((("tables", key), f"table {name!r} does not exist in schema {schema!r} "
+                                              f"(pgrecon manages tables' indexes; the tables come from your migrations)"))
+            continue
+        for i, index in enumerate(table_spec.indexes):
+            for j, col in enumerate(index.columns):
+                if col.column is not None and table.column(col.column) is None:
+                    problems.append((("tables", key, "indexes", i, "columns", j),
+                                     f"column {col.column!r} does not exist in {key}{_suggest(table, col.column)}"))
+            for j, col in enumerate(index.include):
+                if table.column(col.column) is None:
+                    problems.append((("tables", key, "indexes", i, "include", j),
+                                     f"column {col.column!r} does not exist in {key}{_suggest(table, col.column)}"))
+    return problems
+
+
+def _installable(catalog: Catalog, name: str) -> bool:
+    live = catalog.extensions.get(name)
+    return live is not None and live.available and live.installed_version is None
+
+
+def _suggest(table: LiveTable, name: str) -> str:
+    import difflib
+    close = difflib.get_close_matches(name, [c.name for c in table.columns], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> tuple[list[DesiredIndex], list[Problem]]:
+    """Every declared index with its canonical definition, or the problems that prevent it."""
+    source = spec.source
+    problems = [source.problem(p, m) for p, m in missing_objects(spec, catalog)]
+    if problems:
+        return [], problems
+    resolved: dict[tuple[str, int], IndexDefinition] = {}
+    requests: list[CanonicalRequest] = []
+    for key, table_spec in spec.tables.items():
+        table = catalog.table(key)
+        live_definitions = {i.definition for i in catalog.indexes_on(table.oid) if i.valid or i.partitioned}
+        for i, index in enumerate(table_spec.indexes):
+            if index.is_plain:
+                definition = plain_definition(index)
+                if definition in live_definitions:
+                    resolved[(key, i)] = definition
+                    continue
+            requests.append(CanonicalRequest(ref=(key, i), table=table, index=index))
+    if requests:
+        missing_extensions = [e for e in spec.extensions if _installable(catalog, e.name)]
+        answers = canonicalize(conn, requests, missing_extensions)
+        for request in requests:
+            answer = answers.get(request.ref)
+            key, i = request.ref
+            if answer is None or answer.definition is None:
+                reason = answer.error if answer else "the server did not accept this index"
+                problems.append(source.problem(("tables", key, "indexes", i), f"the server refuses this index: {reason}"))
+            else:
+                resolved[request.ref] = answer.definition
+    desired = [DesiredIndex(key, i, index, resolved[(key, i)])
+               for key, table_spec in spec.tables.items()
+               for i, index in enumerate(table_spec.indexes) if (key, i) in resolved]
+    return desired, problems

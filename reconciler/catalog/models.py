@@ -1,0 +1,189 @@
+"""Typed, frozen snapshots of live database state.
+
+:class:`IndexDefinition` is the one shape in which every index is compared: a live index read from
+the catalog, and a declared index in the canonical form the server gives it. Two indexes are the
+same when their definitions are equal, whatever their names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKey:
+    """One key column of an index, normalised by the server.
+
+    ``opclass`` is ``None`` when it is the default for the column's type and method;
+    ``collation`` is ``None`` for a column key that uses the column's own collation.
+    """
+
+    column: str | None
+    expression: str | None
+    opclass: str | None = None
+    collation: str | None = None
+    descending: bool = False
+    nulls_first: bool = False
+
+    def describe(self) -> str:
+        """The key as SQL-ish text for messages (not for statements)."""
+        text = self.column if self.column is not None else f"({self.expression})"
+        if self.collation:
+            text += f' COLLATE "{self.collation}"'
+        if self.opclass:
+            text += f" {self.opclass}"
+        if self.descending:
+            text += " DESC"
+        if self.nulls_first != self.descending:
+            text += " NULLS FIRST" if self.nulls_first else " NULLS LAST"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDefinition:
+    """Everything that defines an index except its name and its table."""
+
+    method: str
+    keys: tuple[IndexKey, ...]
+    unique: bool = False
+    include: tuple[str, ...] = ()
+    predicate: str | None = None
+    storage: tuple[tuple[str, str], ...] = ()
+    nulls_not_distinct: bool = False
+
+    def differences(self, other: "IndexDefinition") -> list[str]:
+        """What differs from ``other``, one short phrase per field (``self`` is the live side)."""
+        out = []
+        if self.method != other.method:
+            out.append(f"method {self.method} -> {other.method}")
+        if self.keys != other.keys:
+            out.append(f"keys ({', '.join(k.describe() for k in self.keys)}) -> "
+                       f"({', '.join(k.describe() for k in other.keys)})")
+        if self.unique != other.unique:
+            out.append(f"unique {self.unique} -> {other.unique}")
+        if self.include != other.include:
+            out.append(f"include ({', '.join(self.include)}) -> ({', '.join(other.include)})")
+        if self.predicate != other.predicate:
+            out.append(f"where {self.predicate or '(none)'} -> {other.predicate or '(none)'}")
+        if self.storage != other.storage:
+            out.append(f"with {dict(self.storage) or '{}'} -> {dict(other.storage) or '{}'}")
+        if self.nulls_not_distinct != other.nulls_not_distinct:
+            out.append(f"nulls_not_distinct {self.nulls_not_distinct} -> {other.nulls_not_distinct}")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class LiveIndex:
+    """An index as the catalog shows it."""
+
+    oid: int
+    schema: str
+    name: str
+    table_oid: int
+    definition: IndexDefinition
+    valid: bool
+    ready: bool
+    partitioned: bool
+    parent_oid: int | None = None
+    constraints: tuple[str, ...] = ()
+
+    @property
+    def backs_constraint(self) -> bool:
+        """Dropping it would need a constraint dropped (primary key, unique, exclusion, or a
+        foreign key that references it)."""
+        return bool(self.constraints)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str
+    collation: str | None
+    not_null: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTable:
+    """A table named by the spec, or a partition of one."""
+
+    oid: int
+    schema: str
+    name: str
+    kind: str  # 'r' table, 'p' partitioned table
+    columns: tuple[Column, ...]
+    parent_oid: int | None = None  # the partitioned table this is a partition of
+    partition_bound: str | None = None
+    partition_key: str | None = None
+
+    @property
+    def partitioned(self) -> bool:
+        return self.kind == "p"
+
+    @property
+    def key(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveExtension:
+    name: str
+    installed_version: str | None
+    default_version: str | None
+    schema: str | None
+    available: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    version_num: int
+    version: str
+    database: str
+    user: str
+
+    @property
+    def major(self) -> int:
+        return self.version_num // 10000
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Live state of everything the spec names, read in a fixed number of queries."""
+
+    server: ServerInfo
+    tables: dict[int, LiveTable]
+    indexes: dict[int, LiveIndex]
+    extensions: dict[str, LiveExtension]
+    queries: int = 0
+    _by_key: dict[str, LiveTable] = field(default_factory=dict, repr=False, compare=False)
+    _by_table: dict[int, list[LiveIndex]] = field(default_factory=dict, repr=False, compare=False)
+    _by_parent_index: dict[int, list[LiveIndex]] = field(default_factory=dict, repr=False, compare=False)
+    _by_parent_table: dict[int, list[LiveTable]] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for table in sorted(self.tables.values(), key=lambda t: t.name):
+            self._by_key[table.key] = table
+            if table.parent_oid is not None:
+                self._by_parent_table.setdefault(table.parent_oid, []).append(table)
+        for index in sorted(self.indexes.values(), key=lambda i: i.name):
+            self._by_table.setdefault(index.table_oid, []).append(index)
+            if index.parent_oid is not None:
+                self._by_parent_index.setdefault(index.parent_oid, []).append(index)
+
+    def table(self, key: str) -> LiveTable | None:
+        """The live table for a spec key ``schema.table``."""
+        return self._by_key.get(key)
+
+    def indexes_on(self, table_oid: int) -> list[LiveIndex]:
+        """Indexes of one table, by name."""
+        return self._by_table.get(table_oid, [])
+
+    def partitions_of(self, table_oid: int) -> list[LiveTable]:
+        """Direct partitions of a partitioned table, by name."""
+        return self._by_parent_table.get(table_oid, [])
+
+    def children_of(self, index_oid: int) -> list[LiveIndex]:
+        """Indexes attached to a partitioned index."""
+        return self._by_parent_index.get(index_oid, [])

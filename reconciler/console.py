@@ -1,0 +1,69 @@
+"""Terminal output: rich on a terminal (colors, progress bars), plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .apply.monitor import BuildProgress
+from .plan.models import Change, Statement
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def out_console(file=None) -> Console:
+    """A console for stdout (or ``file``); markup is rendered, colors only on a terminal."""
+    return Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
+
+
+class ConsoleReporter:
+    """Reports apply progress: a rich progress bar for index builds on a terminal, a plain line
+    every few seconds otherwise."""
+
+    def __init__(self, console: Console | None = None, plain_every_s: float = 5.0):
+        self.console = console or err_console
+        self.interactive = self.console.is_terminal
+        self.plain_every_s = plain_every_s
+        self._progress: Progress | None = None
+        self._task = None
+        self._last_line = 0.0
+
+    def change_started(self, number: int, total: int, change: Change) -> None:
+        where = f" on {change.table}" if change.table else ""
+        self.console.print(f"[{number}/{total}] {change.kind} {change.action} [bold]{change.name}[/]{where}",
+                           markup=True, highlight=False)
+
+    def statement_started(self, change: Change, statement: Statement) -> None:
+        self._finish_bar()
+        self.console.print(f"    {statement.sql}", markup=False, highlight=False)
+        if statement.builds and self.interactive:
+            self._progress = Progress(TextColumn("    {task.description}"), BarColumn(),
+                                      TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
+                                      console=self.console, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task("starting", total=1.0)
+
+    def progress(self, change: Change, statement: Statement, progress: BuildProgress) -> None:
+        fraction = progress.fraction
+        if self._progress is not None:
+            self._progress.update(self._task, description=progress.phase, completed=fraction or 0.0)
+        elif time.monotonic() - self._last_line >= self.plain_every_s:
+            self._last_line = time.monotonic()
+            share = f" {fraction * 100:.0f}%" if fraction is not None else ""
+            self.console.print(f"    … {progress.phase}{share}", markup=False, highlight=False)
+
+    def retrying(self, change: Change, statement: Statement, attempt: int, delay: float, reason: str) -> None:
+        self._finish_bar()
+        self.console.print(f"    retry {attempt} in {delay:.1f}s: {reason}", markup=False, highlight=False)
+
+    def change_done(self, change: Change, seconds: float) -> None:
+        self._finish_bar()
+        self.console.print(f"    done in {seconds:.2f}s", markup=False, highlight=False)
+
+    def _finish_bar(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -1,0 +1,239 @@
+"""Declared indexes versus live ones: pure functions, no I/O.
+
+Indexes are matched by definition, then by name:
+
+* same name, same definition, valid: nothing to do (a partitioned index missing on some
+  partitions gets those partitions built and attached);
+* same definition under another name: rename;
+* same name, another definition: build the new one under a temporary name, drop the old one,
+  rename (the table is never without an index); if the new one was already built by an
+  interrupted apply, it is adopted instead of built again;
+* same name, INVALID (a failed or killed concurrent build): drop it and build it again;
+* live indexes nobody declared: reported; dropped only when the table prunes unmanaged indexes.
+  Indexes that back constraints are never dropped or replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..catalog.desired import DesiredIndex
+from ..catalog.models import Catalog, IndexDefinition, LiveIndex, LiveTable
+from ..spec.models import Spec
+
+TEMP_PREFIX = "_pgrecon_"
+MAX_NAME_BYTES = 63
+
+
+def _fit(name: str, tag: str) -> str:
+    """``name`` cut to fit PostgreSQL's 63 bytes, keeping ``tag`` (which makes it unique)."""
+    room = MAX_NAME_BYTES - len(tag.encode())
+    encoded = name.encode()[:room]
+    return encoded.decode(errors="ignore") + tag
+
+
+def temp_index_name(schema: str, table: str, name: str) -> str:
+    """The name a replacement is built under; the same for the same index on every run, so a
+    run that was interrupted is recognised and resumed."""
+    digest = hashlib.sha1(f"{schema}.{table}.{name}".encode()).hexdigest()[:8]
+    return _fit(f"{TEMP_PREFIX}{digest}_{name}", "")
+
+
+def child_index_name(partition: str, index: str, salt: int = 0) -> str:
+    """The name of a partitioned index's child on one partition."""
+    plain = f"{partition}_{index}" if salt == 0 else f"{partition}_{index}_{salt}"
+    if len(plain.encode()) <= MAX_NAME_BYTES:
+        return plain
+    digest = hashlib.sha1(plain.encode()).hexdigest()[:8]
+    return _fit(plain, f"_{digest}")
+
+
+@dataclass(frozen=True)
+class PartitionStep:
+    """What one partition needs so that a partitioned index covers it.
+
+    ``build``: build ``child`` concurrently and attach it; ``attach``: attach the existing
+    ``child``; ``nested``: ``partition`` is itself partitioned: create ``child`` on it only
+    (unless ``exists``), handle ``steps`` below it, then attach.
+    """
+
+    partition: LiveTable
+    action: Literal["build", "attach", "nested"]
+    child: str
+    drop_first: str | None = None
+    exists: bool = False
+    steps: tuple["PartitionStep", ...] = ()
+
+
+@dataclass(frozen=True)
+class IndexAction:
+    """One thing to do about one index."""
+
+    action: Literal["create", "rename", "replace", "rebuild", "attach", "drop"]
+    table: LiveTable
+    name: str
+    reason: str
+    desired: DesiredIndex | None = None
+    live: LiveIndex | None = None
+    adopt: LiveIndex | None = None
+    partitions: tuple[PartitionStep, ...] = ()
+    leftover: bool = False
+
+
+@dataclass(frozen=True)
+class IndexNote:
+    """Something worth telling that is not a change (an unmanaged index, a kept one)."""
+
+    table: str
+    name: str
+    message: str
+
+
+@dataclass
+class IndexDiff:
+    actions: list[IndexAction] = field(default_factory=list)
+    notes: list[IndexNote] = field(default_factory=list)
+    problems: list[tuple[tuple, str]] = field(default_factory=list)
+
+
+def diff_indexes(spec: Spec, catalog: Catalog, desired: list[DesiredIndex]) -> IndexDiff:
+    """Compare the declared indexes with the live ones, table by table."""
+    out = IndexDiff()
+    by_table: dict[str, list[DesiredIndex]] = {}
+    for d in desired:
+        by_table.setdefault(d.table_key, []).append(d)
+    for key, table_spec in spec.tables.items():
+        table = catalog.table(key)
+        if table is None:
+            continue
+        _diff_table(catalog, table, by_table.get(key, []), table_spec.prune_unmanaged_indexes, out)
+    return out
+
+
+def _usable(index: LiveIndex) -> bool:
+    return index.valid or index.partitioned
+
+
+def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex], prune: bool,
+                out: IndexDiff) -> None:
+    live = catalog.indexes_on(table.oid)
+    by_name = {i.name: i for i in live}
+    declared_names = {d.name for d in declared}
+    claimed: set[int] = set()
+
+    def add(action: IndexAction) -> None:
+        out.actions.append(action)
+
+    for d in declared:
+        current = by_name.get(d.name)
+        if current is not None and current.definition == d.definition and _usable(current):
+            claimed.add(current.oid)
+            steps = partition_steps(catalog, table, d.definition, current) if current.partitioned else ()
+            if steps:
+                add(IndexAction("attach", table, d.name, "partitions without this index", d, current,
+                                partitions=steps))
+            continue
+        if current is not None and current.backs_constraint:
+            claimed.add(current.oid)
+            out.problems.append((d.path, f"{d.name} exists with another definition and backs constraint "
+                                         f"{', '.join(current.constraints)}; pgrecon never replaces such an index. "
+                                         f"Give the declared index another name, or change the constraint in "
+                                         f"your migrations"))
+            continue
+        ready = next((m for m in live if m.oid not in claimed and m.name not in declared_names
+                      and m.definition == d.definition and _usable(m) and not m.backs_constraint), None)
+        twin = next((m for m in live if m.definition == d.definition and m.backs_constraint and m.valid), None)
+        if ready is None and twin is not None and current is None:
+            out.problems.append((d.path, f"{d.name} has the same definition as {twin.name}, which backs constraint "
+                                         f"{', '.join(twin.constraints)}; declare it under the name {twin.name} "
+                                         f"or remove it"))
+            continue
+        if ready is not None:
+            claimed.add(ready.oid)
+            steps = partition_steps(catalog, table, d.definition, ready) if ready.partitioned else ()
+        if current is None:
+            if ready is not None:
+                add(IndexAction("rename", table, d.name, f"same definition as {ready.name}", d, ready,
+                                partitions=steps))
+            else:
+                steps = partition_steps(catalog, table, d.definition, None, d.name) if table.partitioned else ()
+                add(IndexAction("create", table, d.name, "missing", d, partitions=steps))
+            continue
+        claimed.add(current.oid)
+        if ready is not None:
+            add(IndexAction("replace", table, d.name,
+                            f"definition differs ({'; '.join(current.definition.differences(d.definition))}); "
+                            f"{ready.name} already has the declared definition", d, current, adopt=ready,
+                            partitions=steps))
+        elif not current.valid and not current.partitioned:
+            add(IndexAction("rebuild", table, d.name,
+                            "INVALID (a concurrent build failed or was interrupted)", d, current))
+        else:
+            temp = temp_index_name(table.schema, table.name, d.name)
+            steps = partition_steps(catalog, table, d.definition, None, temp) if table.partitioned else ()
+            add(IndexAction("replace", table, d.name,
+                            f"definition differs: {'; '.join(current.definition.differences(d.definition))}",
+                            d, current, partitions=steps))
+
+    for index in live:
+        if index.oid in claimed:
+            continue
+        if index.name.startswith(TEMP_PREFIX):
+            add(IndexAction("drop", table, index.name, "left behind by an interrupted apply", live=index,
+                            leftover=True))
+        elif index.backs_constraint:
+            if prune:
+                out.notes.append(IndexNote(table.key, index.name,
+                                           f"kept: backs constraint {', '.join(index.constraints)}"))
+        elif prune:
+            add(IndexAction("drop", table, index.name,
+                            "not in the spec" + ("" if index.valid else " (INVALID)")
+                            + " and the table prunes unmanaged indexes", live=index))
+        else:
+            out.notes.append(IndexNote(table.key, index.name, "unmanaged: not in the spec"
+                                       + ("" if index.valid else "; INVALID") + " (kept)"))
+
+
+def partition_steps(catalog: Catalog, table: LiveTable, definition: IndexDefinition,
+                    parent: LiveIndex | None, parent_name: str | None = None) -> tuple[PartitionStep, ...]:
+    """What each partition of ``table`` needs for the partitioned index ``parent`` (existing) or
+    ``parent_name`` (about to be created) to cover it."""
+    name = parent.name if parent is not None else parent_name
+    attached = {c.table_oid: c for c in catalog.children_of(parent.oid)} if parent is not None else {}
+    steps = []
+    for part in catalog.partitions_of(table.oid):
+        child = attached.get(part.oid)
+        if child is not None:
+            if part.partitioned and not child.valid:
+                below = partition_steps(catalog, part, definition, child)
+                if below:
+                    steps.append(PartitionStep(part, "nested", child.name, exists=True, steps=below))
+            continue
+        on_part = catalog.indexes_on(part.oid)
+        candidate = next((i for i in on_part if i.parent_oid is None and i.definition == definition
+                          and i.valid and i.partitioned == part.partitioned), None)
+        if candidate is not None and not part.partitioned:
+            steps.append(PartitionStep(part, "attach", candidate.name))
+            continue
+        child_name, drop_first = _child_name(on_part, part.name, name)
+        if part.partitioned:
+            steps.append(PartitionStep(part, "nested", child_name, drop_first=drop_first,
+                                       steps=partition_steps(catalog, part, definition, None, child_name)))
+        else:
+            steps.append(PartitionStep(part, "build", child_name, drop_first=drop_first))
+    return tuple(steps)
+
+
+def _child_name(on_part: list[LiveIndex], partition: str, parent_name: str) -> tuple[str, str | None]:
+    """A free child name; an INVALID unattached index already under it is ours to drop first."""
+    existing = {i.name: i for i in on_part}
+    for salt in range(100):
+        name = child_index_name(partition, parent_name, salt)
+        found = existing.get(name)
+        if found is None:
+            return name, None
+        if not found.valid and found.parent_oid is None and not found.backs_constraint:
+            return name, name
+    raise RuntimeError(f"no free index name for {partition}")

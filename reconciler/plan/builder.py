@@ -1,0 +1,154 @@
+"""Turn diffs into an ordered list of typed changes with their statements.
+
+Order: extensions first (indexes may need their operator classes), then leftovers of interrupted
+applies are cleared, then renames, creates, rebuilds, replaces and attaches, and drops of
+unmanaged indexes last, so a table never has fewer indexes in the middle of an apply than at
+either end of it.
+"""
+
+from __future__ import annotations
+
+from ..diff.extensions import ExtensionAction
+from ..diff.indexes import IndexAction, PartitionStep, temp_index_name
+from ..render import render_statement
+from .models import Change, Hazard, Statement
+
+SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
+SHARE = "SHARE"
+ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
+
+_INDEX_ORDER = {"rename": 1, "create": 2, "rebuild": 3, "replace": 4, "attach": 5, "drop": 6}
+
+
+def extension_change(action: ExtensionAction) -> Change:
+    """CREATE EXTENSION or ALTER EXTENSION … UPDATE for one declared extension."""
+    ext = action.spec
+    if action.action == "create":
+        sql = render_statement("create_extension", name=ext.name, schema=ext.schema_, version=ext.version)
+    else:
+        sql = render_statement("update_extension", name=ext.name, version=ext.version)
+    return Change(kind="extension", action=action.action, name=ext.name, reason=action.reason,
+                  statements=(Statement(sql=sql),),
+                  details={"version": ext.version, "installed_version": action.installed_version})
+
+
+def index_changes(actions: list[IndexAction]) -> list[Change]:
+    """One change per index action, leftovers first and prunes last."""
+    def order(a: IndexAction) -> tuple:
+        return (0 if a.leftover else _INDEX_ORDER[a.action], a.table.key, a.name)
+    return [index_change(a) for a in sorted(actions, key=order)]
+
+
+def _build(index, name: tuple[str, str], table: tuple[str, str]) -> Statement:
+    return Statement(sql=render_statement("create_index", index=index, name=name[1], table=table,
+                                          concurrently=True, only=False),
+                     transactional=False, lock=SHARE_UPDATE_EXCLUSIVE, timeout="build", builds=name)
+
+
+def _create_only(index, name: str, table: tuple[str, str]) -> Statement:
+    return Statement(sql=render_statement("create_index", index=index, name=name, table=table,
+                                          concurrently=False, only=True), lock=SHARE)
+
+
+def _drop(schema: str, name: str, partitioned: bool, if_exists: bool = False) -> Statement:
+    if partitioned:  # DROP INDEX CONCURRENTLY does not work on partitioned indexes
+        return Statement(sql=render_statement("drop_index", index=(schema, name), concurrently=False,
+                                              if_exists=if_exists), lock=ACCESS_EXCLUSIVE)
+    return Statement(sql=render_statement("drop_index", index=(schema, name), concurrently=True,
+                                          if_exists=if_exists), transactional=False, lock=SHARE_UPDATE_EXCLUSIVE)
+
+
+def _rename(schema: str, old: str, new: str) -> Statement:
+    return Statement(sql=render_statement("rename_index", index=(schema, old), new_name=new),
+                     lock=SHARE_UPDATE_EXCLUSIVE)
+
+
+def _attach(parent: tuple[str, str], child: tuple[str, str]) -> Statement:
+    return Statement(sql=render_statement("attach_index", parent=parent, child=child),
+                     lock=SHARE_UPDATE_EXCLUSIVE)
+
+
+def partition_statements(index, parent: tuple[str, str], steps: tuple[PartitionStep, ...]) -> list[Statement]:
+    """Statements that give every partition in ``steps`` a child of the partitioned index ``parent``."""
+    out: list[Statement] = []
+    for step in steps:
+        part = step.partition
+        child = (part.schema, step.child)
+        if step.drop_first:
+            out.append(_drop(part.schema, step.drop_first, part.partitioned, if_exists=True))
+        if step.action == "build":
+            out.append(_build(index, child, (part.schema, part.name)))
+            out.append(_attach(parent, child))
+        elif step.action == "attach":
+            out.append(_attach(parent, child))
+        else:
+            if not step.exists:
+                out.append(_create_only(index, step.child, (part.schema, part.name)))
+            out.extend(partition_statements(index, child, step.steps))
+            if not step.exists:
+                out.append(_attach(parent, child))
+    return out
+
+
+def _new_index(index, schema: str, name: str, action: IndexAction) -> list[Statement]:
+    """Statements that build index ``name`` with all its partitions."""
+    table = (action.table.schema, action.table.name)
+    if not action.table.partitioned:
+        return [_build(index, (schema, name), table)]
+    return [_create_only(index, name, table), *partition_statements(index, (schema, name), action.partitions)]
+
+
+def index_change(action: IndexAction) -> Change:
+    """The statements and hazards of one index action."""
+    table = action.table
+    schema = table.schema
+    spec = action.desired.spec if action.desired else None
+    hazards: list[Hazard] = []
+    statements: list[Statement] = []
+    details: dict = {}
+    if action.desired is not None:
+        details["definition"] = render_statement("create_index", index=spec, name=spec.name,
+                                                 table=(schema, table.name), concurrently=False, only=False)
+    if action.action == "create":
+        statements = _new_index(spec, schema, action.name, action)
+    elif action.action == "rename":
+        statements = [*partition_statements(spec, (schema, action.live.name), action.partitions),
+                      _rename(schema, action.live.name, action.name)]
+        details["from"] = action.live.name
+    elif action.action == "attach":
+        statements = partition_statements(spec, (schema, action.name), action.partitions)
+    elif action.action == "rebuild":
+        statements = [_drop(schema, action.live.name, action.live.partitioned, if_exists=True),
+                      *_new_index(spec, schema, action.name, action)]
+    elif action.action == "replace":
+        if action.adopt is not None:
+            new_name = action.adopt.name
+            statements = list(partition_statements(spec, (schema, new_name), action.partitions))
+        else:
+            new_name = temp_index_name(schema, table.name, action.name)
+            statements = _new_index(spec, schema, new_name, action)
+        statements += [_drop(schema, action.live.name, action.live.partitioned),
+                       _rename(schema, new_name, action.name)]
+        if action.live.valid:
+            hazards.append(Hazard.INDEX_REBUILD)
+    elif action.action == "drop":
+        statements = [_drop(schema, action.name, action.live.partitioned, if_exists=action.leftover)]
+        if not action.leftover:
+            hazards.append(Hazard.INDEX_DROP)
+    else:  # pragma: no cover - the diff produces only the actions above
+        raise ValueError(f"unknown index action {action.action}")
+    if any(s.lock == ACCESS_EXCLUSIVE for s in statements):
+        hazards.append(Hazard.TABLE_LOCK)
+    if action.partitions:
+        details["partitions"] = _count_steps(action.partitions)
+    return Change(kind="index", action=action.action, name=action.name, table=table.key,
+                  reason=action.reason, statements=tuple(statements), hazards=tuple(hazards), details=details)
+
+
+def _count_steps(steps: tuple[PartitionStep, ...]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step.action] = counts.get(step.action, 0) + 1
+        for key, value in _count_steps(step.steps).items():
+            counts[key] = counts.get(key, 0) + value
+    return counts

@@ -1,0 +1,133 @@
+"""The plan: an ordered, frozen list of typed changes.
+
+A change knows what it is (``kind``, ``action``, ``name``, ``table``), why (``reason``), its
+statements (each saying whether it must run outside a transaction, which lock it takes and
+whether it builds an index), and its risk as typed fields: ``hazards``, ``destructive``,
+``locks``, ``requires_restart``. Nothing about risk is decided by reading SQL text.
+
+``plan`` prints a Plan; ``apply`` executes the same Plan object (or one saved by ``plan --out``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+
+class Hazard(StrEnum):
+    """Risks that ``apply`` refuses unless allowed with ``--allow-hazards``."""
+
+    INDEX_DROP = "index-drop"
+    INDEX_REBUILD = "index-rebuild"
+    TABLE_LOCK = "table-lock"
+    PARTITION_DROP = "partition-drop"
+    PARTITION_DETACH = "partition-detach"
+    RESTART_REQUIRED = "restart-required"
+
+
+DESTRUCTIVE_HAZARDS = frozenset({Hazard.INDEX_DROP, Hazard.PARTITION_DROP, Hazard.PARTITION_DETACH})
+
+HAZARD_HELP = {
+    Hazard.INDEX_DROP: "an index is dropped; queries that used it slow down",
+    Hazard.INDEX_REBUILD: "a valid index is replaced by another definition: a full build, and the old "
+                          "definition goes away",
+    Hazard.TABLE_LOCK: "a statement takes a lock that blocks reads or writes of a table (bounded by "
+                       "lock_timeout)",
+    Hazard.PARTITION_DROP: "a partition and its rows are dropped",
+    Hazard.PARTITION_DETACH: "a partition is detached: its rows leave the table",
+    Hazard.RESTART_REQUIRED: "a setting takes effect only after a server restart",
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Statement(_Frozen):
+    """One SQL statement of a change."""
+
+    sql: str
+    transactional: bool = Field(True, description="False: must run outside a transaction block")
+    lock: str | None = Field(None, description="strongest lock taken on a table, e.g. SHARE UPDATE EXCLUSIVE")
+    timeout: Literal["ddl", "build"] = Field("ddl", description="which statement_timeout applies")
+    builds: tuple[str, str] | None = Field(None, description="(schema, index) this statement builds")
+
+
+class Change(_Frozen):
+    """One typed change."""
+
+    kind: str
+    action: str
+    name: str
+    table: str | None = None
+    reason: str = ""
+    statements: tuple[Statement, ...] = ()
+    hazards: tuple[Hazard, ...] = ()
+    requires_restart: bool = False
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @computed_field
+    @property
+    def destructive(self) -> bool:
+        return any(h in DESTRUCTIVE_HAZARDS for h in self.hazards)
+
+    @computed_field
+    @property
+    def locks(self) -> list[str]:
+        return sorted({s.lock for s in self.statements if s.lock})
+
+    @computed_field
+    @property
+    def sql(self) -> list[str]:
+        return [s.sql for s in self.statements]
+
+
+class Note(_Frozen):
+    """Something the plan reports that is not a change."""
+
+    kind: str
+    name: str
+    table: str | None = None
+    message: str
+
+
+class Plan(_Frozen):
+    """What ``apply`` will do, and the live state it was computed from."""
+
+    format: Literal["pgrecon-plan/1"] = "pgrecon-plan/1"
+    spec_sha256: str
+    fingerprint: str = Field(description="hash of the live state the plan was made from")
+    database: str
+    server_version: str
+    created_at: datetime
+    now: datetime | None = None
+    changes: tuple[Change, ...] = ()
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    @property
+    def hazards(self) -> list[Hazard]:
+        return sorted({h for c in self.changes for h in c.hazards})
+
+    def disallowed(self, allowed: set[str]) -> list[Change]:
+        """Changes with a hazard not in ``allowed`` (``"all"`` allows every hazard)."""
+        if "all" in allowed:
+            return []
+        return [c for c in self.changes if any(h.value not in allowed for h in c.hazards)]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @property
+    def plan_sha256(self) -> str:
+        """Hash of the changes (what will be done), for history and review."""
+        body = json.dumps([c.model_dump(mode="json") for c in self.changes], sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()

@@ -1,0 +1,110 @@
+"""The render stage: one Jinja environment for every statement and file pgrecon writes.
+
+Identifiers reach text only through :func:`quote_ident` (the ``ident`` filter), values through
+``literal`` (psycopg's quoting), and SQL expressions through ``expr`` (parsed and re-printed by
+pglast). Templates live in ``templates/`` at the top of the repository (``reconciler/templates``
+in an installed wheel).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import jinja2
+from pglast.keywords import UNRESERVED_KEYWORDS
+from psycopg import sql
+
+from .. import sqltext
+
+_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def template_dir() -> Path:
+    """Where the templates are: inside the installed package, else the checkout's ``templates/``."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "sql").is_dir():
+            return candidate
+    raise FileNotFoundError(f"pgrecon templates not found next to {here}")
+
+
+def quote_ident(name: str | tuple | list) -> str:
+    """Quote an identifier (or dotted parts) the way PostgreSQL's ``quote_ident`` does: bare
+    when it is a plain lower-case name and not a keyword, double-quoted otherwise.
+
+    >>> quote_ident(("public", "Agents"))
+    'public."Agents"'
+    """
+    if isinstance(name, (tuple, list)):
+        return ".".join(quote_ident(part) for part in name)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"not an identifier: {name!r}")
+    if _PLAIN.fullmatch(name) and (name not in _KEYWORDS or name in UNRESERVED_KEYWORDS):
+        return name
+    return sql.Identifier(name).as_string(None)
+
+
+def _all_keywords() -> frozenset[str]:
+    from pglast import keywords
+    return frozenset(keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS
+                     | keywords.TYPE_FUNC_NAME_KEYWORDS | keywords.UNRESERVED_KEYWORDS)
+
+
+_KEYWORDS = _all_keywords()
+
+
+def quote_literal(value) -> str:
+    """A SQL literal for ``value`` (text, number, boolean), quoted by psycopg."""
+    return sql.Literal(value).as_string(None).strip()
+
+
+def sql_expression(text: str) -> str:
+    """Re-parse and re-print an SQL expression; refuses anything that is not one expression."""
+    return sqltext.expression(text)
+
+
+def _one_line(text) -> str:
+    """Text safe inside a one-line comment: no line breaks."""
+    return " ".join(str(text).splitlines())
+
+
+def _rich_escape(text) -> str:
+    from rich.markup import escape
+    return escape(str(text))
+
+
+def _markdown_cell(text) -> str:
+    return _one_line(text).replace("|", "\\|").replace("`", "'")
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The one Jinja environment (strict undefined, no autoescape: the filters do the quoting)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["ident"] = quote_ident
+    env.filters["literal"] = quote_literal
+    env.filters["expr"] = sql_expression
+    env.filters["esc"] = _rich_escape
+    env.filters["mdcell"] = _markdown_cell
+    env.filters["sqlcomment"] = _one_line
+    return env
+
+
+def render(template: str, **context) -> str:
+    """Render ``templates/<template>`` with ``context``."""
+    return environment().get_template(template).render(**context)
+
+
+def render_statement(template: str, **context) -> str:
+    """Render one SQL statement from ``templates/sql/<template>.sql.j2`` (surrounding blanks
+    removed; the template keeps the statement on one line)."""
+    return render(f"sql/{template}.sql.j2", **context).strip()

@@ -1,0 +1,204 @@
+"""Load ``schema.yaml`` into a :class:`~reconciler.spec.models.Spec`, reporting every problem
+with its file, line and field path (``schema.yaml:14: tables.public.agents.indexes[2].where: …``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import PgreconError, Problem, SpecError
+from .models import Spec, format_path
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """Where a spec came from: its file name, the line of every path in it, and its hash."""
+
+    file: str
+    sha256: str
+    lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+
+    def line_of(self, path: tuple) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+    def problem(self, path: tuple, message: str) -> Problem:
+        """A located :class:`Problem` for ``path``."""
+        return Problem(self.file, self.line_of(path), format_path(path), message)
+
+
+class _Constructor(yaml.SafeLoader):
+    """PyYAML's safe constructor, used to turn scalar nodes into Python values."""
+
+
+def _to_python(node: yaml.Node, path: tuple, lines: dict, problems: list, file: str,
+               loader: yaml.SafeLoader) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                problems.append(Problem(file, key_node.start_mark.line + 1, format_path(path),
+                                        "mapping keys must be plain text"))
+                continue
+            key = str(key) if not isinstance(key, str) else key
+            if key in out:
+                problems.append(Problem(file, key_node.start_mark.line + 1, format_path(path + (key,)),
+                                        f"duplicate key {key!r} (first at line {lines[path + (key,)]})"))
+                continue
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            out[key] = _to_python(value_node, path + (key,), lines, problems, file, loader)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, path + (i,), lines, problems, file, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML text into Python data and a map from each path to its line.
+
+    Raises :class:`SpecError` for syntax errors and duplicate keys.
+    """
+    loader = _Constructor(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise SpecError([Problem(file, line, "", f"YAML syntax error: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(file, None, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    lines: dict[tuple, int] = {}
+    problems: list[Problem] = []
+    if node is None:
+        return None, lines
+    try:
+        data = _to_python(node, (), lines, problems, file, loader)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise SpecError([Problem(file, mark.line + 1 if mark else None, "", f"YAML error: {exc.problem}")]) from None
+    if problems:
+        raise SpecError(problems)
+    return data, lines
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read, validate and return the spec at ``path``.
+
+    Raises :class:`SpecError` listing every problem (syntax, unknown keys, wrong types, SQL that
+    is not one expression, duplicate names), each located by line and field path.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PgreconError(f"cannot read the spec {path}: {exc.strerror}") from None
+    return load_spec_text(raw.decode("utf-8", errors="replace"), str(path))
+
+
+def load_spec_text(text: str, file: str = "schema.yaml") -> Spec:
+    """Like :func:`load_spec` for text already in memory (``file`` names it in messages)."""
+    data, lines = parse_yaml(text, file)
+    source = SpecSource(file=file, sha256=hashlib.sha256(text.encode()).hexdigest(), lines=lines)
+    if not isinstance(data, dict):
+        raise SpecError([Problem(file, source.line_of(()), "", "the spec must be a mapping with 'version: 1'")])
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_problems_from(exc, data, source)) from None
+    problems = [source.problem(p, msg) for p, msg in spec.semantic_problems()]
+    if problems:
+        raise SpecError(problems)
+    spec._source = source
+    return spec
+
+
+def _data_path(loc: tuple, data: Any) -> tuple:
+    """Keep the parts of a pydantic ``loc`` that exist in the data (drop union tags)."""
+    path: list = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, dict) and isinstance(part, str) and not part[:1].isupper() \
+                and "[" not in part and part not in ("str", "int", "float", "bool"):
+            path.append(part)  # a missing field: name it
+            current = None
+    return tuple(path)
+
+
+def _model_at(path: tuple) -> type[BaseModel] | None:
+    """The spec model that holds the mapping at ``path`` (to suggest the keys it accepts)."""
+    current: Any = Spec
+    for part in path:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or name: f for name, f in current.model_fields.items()}
+            if part not in fields:
+                return None
+            current = fields[part].annotation
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        elif typing.get_origin(current) is list:
+            current = typing.get_args(current)[0]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _problems_from(exc: ValidationError, data: Any, source: SpecSource) -> list[Problem]:
+    problems: dict[str, Problem] = {}
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = _data_path(loc, data)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            model = _model_at(path[:-1])
+            message = f"unknown key {path[-1]!r}"
+            if model is not None:
+                allowed = [f.alias or n for n, f in model.model_fields.items()]
+                close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+                message += f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
+        elif kind == "missing":
+            message = "required field is missing"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+        problem = source.problem(path, message)
+        key = str(problem)
+        problems.setdefault(key, problem)
+    return list(problems.values())

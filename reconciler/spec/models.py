@@ -1,0 +1,315 @@
+"""The spec's models: what a database should have, as declared in ``schema.yaml``.
+
+Every model forbids unknown keys and is frozen. SQL text in the spec (index expressions, ``where``
+predicates, the string shorthand of a column) is parsed and re-printed by :mod:`reconciler.sqltext`
+while the spec loads, so a spec that loads holds no unparsed SQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
+                      SecretStr, field_validator, model_validator)
+
+from .. import sqltext
+from ..units import parse_duration_ms
+
+NAMEDATALEN = 64  # PostgreSQL truncates identifiers to 63 bytes; a longer name would never match.
+
+
+class StrictModel(BaseModel):
+    """Base of every spec model: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _identifier(value: str) -> str:
+    if not value:
+        raise ValueError("an identifier cannot be empty")
+    if "\x00" in value:
+        raise ValueError("an identifier cannot contain a NUL character")
+    if len(value.encode()) >= NAMEDATALEN:
+        raise ValueError(f"identifier is {len(value.encode())} bytes; PostgreSQL keeps at most 63")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+"""A name taken verbatim (case-sensitive; quoted in statements when needed)."""
+
+
+def _sql_expression(what: str):
+    def check(value: str) -> str:
+        try:
+            return sqltext.expression(value, what)
+        except sqltext.SqlTextError as exc:
+            raise ValueError(str(exc)) from None
+    return AfterValidator(check)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise ValueError("must be a single value (text, number or boolean)")
+
+
+ScalarText = Annotated[str, BeforeValidator(_scalar_text)]
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate_env(value: Any) -> Any:
+    """Replace ``${NAME}`` (or ``${NAME:-default}``) with the environment's value."""
+    if not isinstance(value, str):
+        return value
+
+    def lookup(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ValueError(f"environment variable {name} is not set")
+
+    return _ENV.sub(lookup, value)
+
+
+EnvSecret = Annotated[SecretStr, BeforeValidator(interpolate_env)]
+"""A secret (DSN, password): ``${ENV}`` is expanded; the value is never printed."""
+
+
+def _duration(value: Any) -> int:
+    return parse_duration_ms(value)
+
+
+DurationMs = Annotated[int, BeforeValidator(_duration)]
+
+
+# --------------------------------------------------------------------------- indexes
+
+IndexMethod = Literal["btree", "hash", "gin", "gist", "brin", "spgist"]
+
+
+def _column_from_text(value: Any) -> Any:
+    """The string shorthand of an index column: SQL text, e.g. ``"last_active DESC NULLS LAST"``."""
+    if not isinstance(value, str):
+        return value
+    try:
+        elem = sqltext.index_element(value)
+    except sqltext.SqlTextError as exc:
+        raise ValueError(str(exc)) from None
+    if elem.collation and len(elem.collation) > 1:
+        raise ValueError("write the collation without a schema (it is looked up on the search_path)")
+    out: dict[str, Any] = {}
+    if elem.column is not None:
+        out["column"] = elem.column
+    else:
+        out["expression"] = elem.expression
+    if elem.opclass:
+        out["opclass"] = ".".join(elem.opclass)
+    if elem.collation:
+        out["collation"] = elem.collation[0]
+    if elem.descending is not None:
+        out["order"] = "desc" if elem.descending else "asc"
+    if elem.nulls_first is not None:
+        out["nulls"] = "first" if elem.nulls_first else "last"
+    return out
+
+
+class IndexColumn(StrictModel):
+    """One key of an index: a ``column`` (verbatim name) or an ``expression`` (SQL), with options.
+
+    The string form ``"lower(name) DESC"`` is SQL text and is turned into this object.
+    """
+
+    column: Identifier | None = None
+    expression: Annotated[str, _sql_expression("expression")] | None = None
+    opclass: str | None = Field(None, description="operator class, e.g. gin_trgm_ops or jsonb_path_ops")
+    collation: Identifier | None = Field(None, description='collation name, e.g. "C"')
+    order: Literal["asc", "desc"] | None = None
+    nulls: Literal["first", "last"] | None = None
+
+    @model_validator(mode="after")
+    def _one_of_column_or_expression(self) -> "IndexColumn":
+        if (self.column is None) == (self.expression is None):
+            raise ValueError("give exactly one of 'column' or 'expression'")
+        return self
+
+    @field_validator("opclass")
+    @classmethod
+    def _opclass_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.split(".")
+        if len(parts) > 2 or not all(parts):
+            raise ValueError("an operator class is 'name' or 'schema.name'")
+        for part in parts:
+            _identifier(part)
+        return value
+
+    @property
+    def descending(self) -> bool:
+        return self.order == "desc"
+
+    @property
+    def nulls_first(self) -> bool:
+        """NULLS FIRST in effect (PostgreSQL's default: first for DESC, last for ASC)."""
+        return self.nulls == "first" if self.nulls else self.descending
+
+
+def _include_from_text(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return {"column": sqltext.column_name(value)}
+        except sqltext.SqlTextError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+class IncludeColumn(StrictModel):
+    """A non-key column carried in the index (``INCLUDE``); a string is SQL text (folds case)."""
+
+    column: Identifier
+
+
+class IndexSpec(StrictModel):
+    """A declared index. Compared with live indexes by definition, never by name alone."""
+
+    name: Identifier
+    columns: list[Annotated[IndexColumn, BeforeValidator(_column_from_text)]] = Field(min_length=1)
+    using: IndexMethod = "btree"
+    unique: bool = False
+    include: list[Annotated[IncludeColumn, BeforeValidator(_include_from_text)]] = Field(default_factory=list)
+    where: Annotated[str, _sql_expression("where")] | None = None
+    with_: dict[Identifier, ScalarText] = Field(default_factory=dict, alias="with",
+                                                 description="storage parameters, e.g. {fillfactor: 90}")
+    nulls_not_distinct: bool = False
+
+    @model_validator(mode="after")
+    def _method_rules(self) -> "IndexSpec":
+        if self.unique and self.using != "btree":
+            raise ValueError(f"unique indexes must use btree, not {self.using}")
+        if self.nulls_not_distinct and not self.unique:
+            raise ValueError("nulls_not_distinct applies to unique indexes only")
+        if self.include and self.using not in ("btree", "gist", "spgist"):
+            raise ValueError(f"include is supported by btree, gist and spgist, not {self.using}")
+        if self.using != "btree" and any(c.order or c.nulls for c in self.columns):
+            raise ValueError(f"order and nulls apply to btree indexes only, not {self.using}")
+        if self.using in ("hash", "spgist") and len(self.columns) > 1:
+            raise ValueError(f"{self.using} indexes have exactly one column")
+        for key in self.with_:
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+                raise ValueError(f"storage parameter {key!r} is not a parameter name")
+        return self
+
+    @property
+    def is_plain(self) -> bool:
+        """Only plain columns with default opclass and collation, no predicate: comparable
+        with a live index without asking the server for its canonical form."""
+        return self.where is None and all(
+            c.column is not None and c.opclass is None and c.collation is None for c in self.columns)
+
+
+class TableSpec(StrictModel):
+    """What one table should have. Keys of ``tables:`` are ``schema.table``, verbatim."""
+
+    prune_unmanaged_indexes: bool = Field(
+        False, description="drop indexes not in the spec (needs the index-drop hazard allowed)")
+    indexes: list[IndexSpec] = Field(default_factory=list)
+
+
+def _table_key(value: str) -> str:
+    schema, dot, table = value.partition(".")
+    if not dot or not schema or not table:
+        raise ValueError(f"table keys are 'schema.table', got {value!r}")
+    _identifier(schema)
+    _identifier(table)
+    return value
+
+
+TableKey = Annotated[str, AfterValidator(_table_key)]
+
+
+# --------------------------------------------------------------------------- extensions
+
+def _extension_from_text(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class ExtensionSpec(StrictModel):
+    """An extension that must be installed (``CREATE EXTENSION``); a string is just the name."""
+
+    name: Identifier
+    schema_: Identifier | None = Field(None, alias="schema")
+    version: str | None = None
+
+
+# --------------------------------------------------------------------------- target
+
+class TargetSpec(StrictModel):
+    """Where and how to connect and run DDL."""
+
+    dsn: EnvSecret | None = Field(None, description="libpq DSN; ${ENV} is expanded; never printed")
+    lock_timeout: DurationMs = Field(5000, description="lock_timeout for each DDL statement")
+    lock_retries: int = Field(5, ge=0, le=100, description="retries after a lock timeout, with backoff")
+    statement_timeout: DurationMs = Field(60_000, description="statement_timeout for quick DDL")
+    build_timeout: DurationMs = Field(0, description="statement_timeout for index builds (0: none)")
+    lock_wait: DurationMs = Field(60_000, description="how long apply waits for another apply")
+
+
+class Spec(StrictModel):
+    """The whole desired state of one database."""
+
+    version: Literal[1]
+    target: TargetSpec = Field(default_factory=TargetSpec)
+    extensions: list[Annotated[ExtensionSpec, BeforeValidator(_extension_from_text)]] = Field(default_factory=list)
+    tables: dict[TableKey, TableSpec] = Field(default_factory=dict)
+
+    _source: Any = PrivateAttr(None)
+
+    @property
+    def source(self):
+        """The :class:`~reconciler.spec.loader.SpecSource` this spec was loaded from."""
+        return self._source
+
+    def semantic_problems(self) -> list[tuple[tuple, str]]:
+        """Problems across objects (duplicate names): ``(path, message)`` pairs."""
+        problems: list[tuple[tuple, str]] = []
+        seen_ext: dict[str, int] = {}
+        for i, ext in enumerate(self.extensions):
+            if ext.name in seen_ext:
+                problems.append((("extensions", i), f"extension {ext.name} is listed twice"))
+            seen_ext[ext.name] = i
+        seen_index: dict[tuple[str, str], str] = {}
+        for key, table in self.tables.items():
+            schema = split_table_key(key)[0]
+            for i, index in enumerate(table.indexes):
+                path = ("tables", key, "indexes", i, "name")
+                other = seen_index.get((schema, index.name))
+                if other:
+                    problems.append((path, f"duplicate index name {index.name} in schema {schema} "
+                                           f"(also at {other}); index names are unique per schema"))
+                seen_index[(schema, index.name)] = format_path(path[:-1])
+                for j, col in enumerate(index.include):
+                    if any(c.column == col.column for c in index.columns):
+                        problems.append((("tables", key, "indexes", i, "include", j),
+                                         f"column {col.column} is already a key column"))
+        return problems
+
+
+def split_table_key(key: str) -> tuple[str, str]:
+    """``"public.agents"`` -> ``("public", "agents")`` (split at the first dot, verbatim)."""
+    schema, _, table = key.partition(".")
+    return schema, table
+
+
+def format_path(path: tuple) -> str:
+    """The human form of a spec path: ``tables.public.agents.indexes[2].where``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
