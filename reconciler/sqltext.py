@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pglast import ast, parse_sql, visitors
 from pglast.enums import SortByDir, SortByNulls
@@ -60,6 +61,7 @@ def _check_allowed(node, what: str) -> None:
         raise SqlTextError(f"{visitor.found[0]} in {what}")
 
 
+@lru_cache(maxsize=8192)
 def expression(text: str, what: str = "expression") -> str:
     """Parse ``text`` as exactly one SQL value expression and return it re-printed.
 
@@ -103,6 +105,7 @@ def _strip_literals(text: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=8192)
 def column_name(text: str) -> str:
     """Parse ``text`` as one column name in SQL syntax (unquoted names fold to lower case)."""
     element = index_element(text)
@@ -124,6 +127,7 @@ class IndexElement:
     nulls_first: bool | None
 
 
+@lru_cache(maxsize=8192)
 def index_element(text: str) -> IndexElement:
     """Parse one index key in SQL syntax, e.g. ``"last_active DESC NULLS LAST"`` or
     ``"lower(name) gin_trgm_ops"``; the result names a column or holds a re-printed expression."""

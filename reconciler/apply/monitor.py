@@ -59,12 +59,13 @@ class StatementMonitor:
     """
 
     def __init__(self, conn: psycopg.Connection, pid: int, watch_progress: bool, on_progress=None,
-                 interval: float = 0.5):
+                 interval: float = 0.25, first_after: float = 0.05):
         self.conn = conn
         self.pid = pid
         self.watch_progress = watch_progress
         self.on_progress = on_progress
         self.interval = interval
+        self.first_after = first_after
         self.blockers: list[dict] = []
         self.progress: BuildProgress | None = None
         self._stop = threading.Event()
@@ -79,7 +80,9 @@ class StatementMonitor:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        delay = self.first_after
+        while not self._stop.wait(delay):
+            delay = self.interval
             try:
                 self.poll()
             except psycopg.Error:

@@ -15,12 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
-from psycopg.rows import dict_row
 
 from ..render import render_statement
 from ..spec.models import ExtensionSpec, IndexSpec
 from .models import IndexDefinition, LiveTable
-from .reader import catalog_sql, live_index
+from .reader import read_indexes, read_tables
 
 TABLES_PER_BATCH = 400  # keeps the locks one transaction takes well under max_locks_per_transaction
 
@@ -41,11 +40,13 @@ class CanonicalResult:
 
 
 def canonicalize(conn: psycopg.Connection, requests: list[CanonicalRequest],
-                 extensions: list[ExtensionSpec] = ()) -> dict[object, CanonicalResult]:
+                 extensions: list[ExtensionSpec] = (), lock_timeout_ms: int = 5000) -> dict[object, CanonicalResult]:
     """The server's canonical definition of each requested index, or the server's error.
 
     ``extensions`` not yet installed are created inside the same rolled-back transaction, so
     an index that needs one (``gin_trgm_ops``) can be checked before the extension exists.
+    Copying a table's columns needs its ACCESS SHARE lock; a session holding ACCESS EXCLUSIVE
+    makes the copy wait at most ``lock_timeout_ms``, then that table's indexes are reported.
     """
     results: dict[object, CanonicalResult] = {}
     by_table: dict[int, list[CanonicalRequest]] = {}
@@ -54,7 +55,7 @@ def canonicalize(conn: psycopg.Connection, requests: list[CanonicalRequest],
     table_oids = list(by_table)
     for start in range(0, len(table_oids), TABLES_PER_BATCH):
         batch = {oid: by_table[oid] for oid in table_oids[start:start + TABLES_PER_BATCH]}
-        results.update(_canonicalize_batch(conn, batch, extensions))
+        results.update(_canonicalize_batch(conn, batch, extensions, lock_timeout_ms))
     return results
 
 
@@ -69,17 +70,20 @@ def _statements(batch: dict[int, list[CanonicalRequest]]):
                                             table=("pg_temp", copy), concurrently=False, only=False)
 
 
-def _canonicalize_batch(conn, batch, extensions) -> dict[object, CanonicalResult]:
+def _canonicalize_batch(conn, batch, extensions, lock_timeout_ms) -> dict[object, CanonicalResult]:
     prelude = [render_statement("create_extension", name=e.name, schema=e.schema_, version=e.version)
                for e in extensions]
     statements = list(_statements(batch))
     names: dict[str, object] = {}
+    copies: dict[object, tuple[str, str]] = {}  # request -> (temp copy name, real table name)
     for t, (oid, requests) in enumerate(batch.items()):
         for i, request in enumerate(requests):
             names[f"pgrecon_canon_{t}_{i}"] = request.ref
+            copies[request.ref] = (f"pgrecon_canon_{t}", request.table.name)
     results: dict[object, CanonicalResult] = {}
     with conn.transaction(force_rollback=True):
-        conn.execute("SET LOCAL statement_timeout = '5min'")
+        conn.execute("SELECT pg_catalog.set_config('statement_timeout', '5min', true), "
+                     "pg_catalog.set_config('lock_timeout', %s, true)", (f"{lock_timeout_ms}ms",))
         for stmt in prelude:
             _try(conn, stmt)
         try:
@@ -90,17 +94,17 @@ def _canonicalize_batch(conn, batch, extensions) -> dict[object, CanonicalResult
             for request, stmt in statements:
                 error = _try(conn, stmt)
                 if error and request is not None:
-                    results[request.ref] = CanonicalResult(None, error)
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute("SELECT c.oid FROM pg_catalog.pg_class c "
-                        "WHERE c.relnamespace = pg_catalog.pg_my_temp_schema() "
-                        "AND c.relkind = 'r' AND c.relname LIKE 'pgrecon\\_canon\\_%'")
-            temp_tables = [row["oid"] for row in cur.fetchall()]
-            cur.execute(catalog_sql("indexes"), {"tables": temp_tables})
-            for row in cur.fetchall():
-                ref = names.get(row["name"])
+                    copy, real = copies[request.ref]
+                    results[request.ref] = CanonicalResult(None, error.replace(copy, real))
+        temp_schema = conn.execute("SELECT nspname::text FROM pg_catalog.pg_namespace "
+                                   "WHERE oid = pg_catalog.pg_my_temp_schema()").fetchone()
+        if temp_schema:
+            copies_read = read_tables(conn, [(temp_schema[0], f"pgrecon_canon_{t}") for t in range(len(batch))])
+            indexes, _ = read_indexes(conn, copies_read)
+            for index in indexes.values():
+                ref = names.get(index.name)
                 if ref is not None:
-                    results[ref] = CanonicalResult(live_index(row).definition)
+                    results[ref] = CanonicalResult(index.definition)
     return results
 
 

@@ -16,8 +16,8 @@ import psycopg
 from ..errors import Problem
 from ..spec.models import IndexSpec, Spec, split_table_key
 from .canonical import CanonicalRequest, canonicalize
-from .models import Catalog, IndexDefinition, IndexKey, LiveTable
-from .reader import normalize_storage
+from .models import Catalog, IndexDefinition, LiveTable
+from .reader import normalize_storage, shared_key
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,11 @@ def plain_definition(index: IndexSpec) -> IndexDefinition:
     """The definition of a plain declared index (see :attr:`IndexSpec.is_plain`)."""
     return IndexDefinition(
         method=index.using,
-        keys=tuple(IndexKey(column=c.column, expression=None, descending=c.descending,
-                            nulls_first=c.nulls_first) for c in index.columns),
+        keys=tuple(shared_key(c.column, None, None, None, c.descending, c.nulls_first) for c in index.columns),
         unique=index.unique,
         include=tuple(c.column for c in index.include),
         predicate=None,
-        storage=normalize_storage([f"{k}={v}" for k, v in index.with_.items()]),
+        storage=normalize_storage([f"{k}={v}" for k, v in index.with_.items()]) if index.with_ else (),
         nulls_not_distinct=index.nulls_not_distinct,
     )
 
@@ -95,17 +94,23 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> t
     requests: list[CanonicalRequest] = []
     for key, table_spec in spec.tables.items():
         table = catalog.table(key)
-        live_definitions = {i.definition for i in catalog.indexes_on(table.oid) if i.valid or i.partitioned}
+        live = None
         for i, index in enumerate(table_spec.indexes):
             if index.is_plain:
                 definition = plain_definition(index)
-                if definition in live_definitions:
+                if live is None:
+                    live = {ix.name: ix for ix in catalog.indexes_on(table.oid)}
+                same_name = live.get(index.name)
+                if same_name is not None and same_name.definition == definition and same_name.valid:
                     resolved[(key, i)] = definition
+                    continue
+                if any(ix.definition == definition and ix.valid for ix in live.values()):
+                    resolved[(key, i)] = definition  # exists under another name: a rename
                     continue
             requests.append(CanonicalRequest(ref=(key, i), table=table, index=index))
     if requests:
         missing_extensions = [e for e in spec.extensions if _installable(catalog, e.name)]
-        answers = canonicalize(conn, requests, missing_extensions)
+        answers = canonicalize(conn, requests, missing_extensions, spec.target.lock_timeout)
         for request in requests:
             answer = answers.get(request.ref)
             key, i = request.ref

@@ -8,6 +8,7 @@ same when their definitions are equal, whatever their names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ class Column:
     not_null: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LiveTable:
     """A table named by the spec, or a partition of one."""
 
@@ -123,8 +124,12 @@ class LiveTable:
     def key(self) -> str:
         return f"{self.schema}.{self.name}"
 
+    @cached_property
+    def _columns_by_name(self) -> dict[str, Column]:
+        return {c.name: c for c in self.columns}
+
     def column(self, name: str) -> Column | None:
-        return next((c for c in self.columns if c.name == name), None)
+        return self._columns_by_name.get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +161,7 @@ class Catalog:
     tables: dict[int, LiveTable]
     indexes: dict[int, LiveIndex]
     extensions: dict[str, LiveExtension]
-    queries: int = 0
+    fingerprint: str = ""
     _by_key: dict[str, LiveTable] = field(default_factory=dict, repr=False, compare=False)
     _by_table: dict[int, list[LiveIndex]] = field(default_factory=dict, repr=False, compare=False)
     _by_parent_index: dict[int, list[LiveIndex]] = field(default_factory=dict, repr=False, compare=False)

@@ -2,21 +2,25 @@
 
 The queries live in ``catalog/sql/*.sql``. Whatever the size of the database or of the spec,
 :func:`read_catalog` runs exactly :data:`CATALOG_QUERIES` queries; each is filtered by the tables
-the spec names, so its cost grows with the spec, not with the database.
+the spec names, so its cost grows with the spec, not with the database. Index definitions are
+read raw (attribute numbers, operator class and collation oids) and named here, which keeps the
+server's work to one cheap pass over ``pg_index``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from functools import cache
 from importlib import resources
 
 import psycopg
-from psycopg.rows import dict_row
 
+from ..perf import paused_gc
 from .models import (Catalog, Column, IndexDefinition, IndexKey, LiveExtension, LiveIndex,
                      LiveTable, ServerInfo)
 
-CATALOG_QUERIES = 4
+CATALOG_QUERIES = 5  # server, extensions, tables, indexes, names (a test counts them on a real server)
 INDOPTION_DESC = 0x0001
 INDOPTION_NULLS_FIRST = 0x0002
 
@@ -27,32 +31,78 @@ def catalog_sql(name: str) -> str:
     return resources.files(__package__).joinpath("sql", f"{name}.sql").read_text()
 
 
+def _rows(conn: psycopg.Connection, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
+    with conn.cursor() as cur:
+        cur.execute(catalog_sql(name), params)
+        return [d.name for d in cur.description], cur.fetchall()
+
+
+def _dicts(columns: list[str], rows: list[tuple]) -> list[dict]:
+    return [dict(zip(columns, row)) for row in rows]
+
+
 def read_catalog(conn: psycopg.Connection, table_keys: list[tuple[str, str]],
                  extension_names: list[str]) -> Catalog:
     """Read the server, the named tables (and their partitions), their indexes and extensions."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(catalog_sql("server"))
-        server = ServerInfo(**cur.fetchone())
-        cur.execute(catalog_sql("extensions"), {"names": extension_names})
-        extensions = {row["name"]: LiveExtension(**row) for row in cur.fetchall()}
-        cur.execute(catalog_sql("tables"), {"schemas": [s for s, _ in table_keys],
-                                            "names": [t for _, t in table_keys]})
-        tables = {row["oid"]: _table(row) for row in cur.fetchall()}
-        cur.execute(catalog_sql("indexes"), {"tables": list(tables)})
-        indexes = {row["oid"]: live_index(row, tables) for row in cur.fetchall()}
-    return Catalog(server=server, tables=tables, indexes=indexes, extensions=extensions,
-                   queries=CATALOG_QUERIES)
+    with paused_gc():
+        cols, rows = _rows(conn, "server")
+        server = ServerInfo(**dict(zip(cols, rows[0])))
+        ext_cols, ext_rows = _rows(conn, "extensions", {"names": extension_names})
+        extensions = {d["name"]: LiveExtension(**d) for d in _dicts(ext_cols, ext_rows)}
+        table_dicts = read_tables(conn, table_keys)
+        table_rows = [tuple(d.values()) for d in table_dicts]
+        tables = {d["oid"]: _table(d) for d in table_dicts}
+        indexes, index_rows = read_indexes(conn, table_dicts)
+        fingerprint = hashlib.sha256(pickle.dumps((ext_rows, table_rows, index_rows), protocol=5)).hexdigest()
+    return Catalog(server=server, tables=tables, indexes=indexes, extensions=extensions, fingerprint=fingerprint)
+
+
+def read_tables(conn: psycopg.Connection, table_keys: list[tuple[str, str]]) -> list[dict]:
+    """Rows of ``tables.sql`` for ``(schema, table)`` names (and the partitions below them)."""
+    columns, rows = _rows(conn, "tables", {"schemas": [s for s, _ in table_keys], "names": [t for _, t in table_keys]})
+    return _dicts(columns, rows)
+
+
+def read_indexes(conn: psycopg.Connection, table_dicts: list[dict]) -> tuple[dict[int, LiveIndex], list[tuple]]:
+    """The indexes of the tables in ``table_dicts`` (rows of ``tables.sql``), in two queries;
+    also returns the raw index rows (for the fingerprint)."""
+    index_cols, index_rows = _rows(conn, "indexes", {"tables": [d["oid"] for d in table_dicts]})
+    index_dicts = _dicts(index_cols, index_rows)
+    names = IndexNames.read(conn, index_dicts)
+    attributes = {d["oid"]: dict(zip(d["attnums"] or (), zip(d["names"] or (), d["collation_oids"] or ())))
+                  for d in table_dicts}
+    indexes = {d["oid"]: live_index(d, names, attributes.get(d["table_oid"], {})) for d in index_dicts}
+    return indexes, index_rows
 
 
 def _table(row: dict) -> LiveTable:
-    columns = tuple(
-        Column(name, type_, collation, not_null)
-        for name, type_, collation, not_null in zip(row["column_names"] or (), row["column_types"] or (),
-                                                    row["column_collations"] or (), row["column_not_null"] or ())
-    )
+    columns = tuple(Column(name, type_, collation, not_null)
+                    for name, type_, collation, not_null in zip(row["names"] or (), row["types"] or (),
+                                                                row["collations"] or (), row["not_null"] or ()))
     return LiveTable(oid=row["oid"], schema=row["schema"], name=row["name"], kind=row["kind"],
                      columns=columns, parent_oid=row["parent_oid"], partition_bound=row["partition_bound"],
                      partition_key=row["partition_key"])
+
+
+class IndexNames:
+    """Names of the operator classes and collations used by a set of indexes (one query)."""
+
+    def __init__(self, opclasses: dict[int, str | None], collations: dict[int, str]):
+        self.opclasses = opclasses  # None for an operator class that is its type's default
+        self.collations = collations
+
+    @classmethod
+    def read(cls, conn: psycopg.Connection, index_rows: list[dict]) -> "IndexNames":
+        opclass_oids = {oid for d in index_rows for oid in d["opclasses"] or ()}
+        collation_oids = {oid for d in index_rows for oid in d["collations"] or () if oid}
+        columns, rows = _rows(conn, "names", {"opclasses": sorted(opclass_oids), "collations": sorted(collation_oids)})
+        opclasses, collations = {}, {}
+        for kind, oid, name, schema, is_default in rows:
+            if kind == "opclass":
+                opclasses[oid] = None if is_default else (name if schema == "pg_catalog" else f"{schema}.{name}")
+            else:
+                collations[oid] = name
+        return cls(opclasses, collations)
 
 
 def normalize_storage(options: list[str] | None) -> tuple[tuple[str, str], ...]:
@@ -80,28 +130,52 @@ def normalize_option_value(value: str) -> str:
     return str(int(number)) if number.is_integer() else repr(number)
 
 
-def live_index(row: dict, tables: dict[int, LiveTable] | None = None) -> LiveIndex:
-    """Build a :class:`LiveIndex` from one row of ``indexes.sql``."""
+_KEYS: dict[tuple, IndexKey] = {}
+
+
+def shared_key(column: str | None, expression: str | None, opclass: str | None, collation: str | None,
+               descending: bool, nulls_first: bool) -> IndexKey:
+    """An :class:`IndexKey`, one object for equal keys (there are few distinct ones)."""
+    cache_key = (column, expression, opclass, collation, descending, nulls_first)
+    key = _KEYS.get(cache_key)
+    if key is None:
+        key = _KEYS[cache_key] = IndexKey(column, expression, opclass, collation, descending, nulls_first)
+    return key
+
+
+def live_index(row: dict, names: IndexNames, attributes: dict[int, tuple[str, int]]) -> LiveIndex:
+    """Build a :class:`LiveIndex` from one row of ``indexes.sql``.
+
+    ``attributes`` maps the table's attribute numbers to (name, collation oid). A column key's
+    collation is ``None`` when it is the column's own; an operator class is ``None`` when it is
+    the default for the key's type.
+    """
     key_count = row["key_count"]
-    columns, exprs = row["key_columns"], row["key_expressions"]
+    attnums = row["attnums"]
+    texts = row["key_texts"]
     keys = []
     for n in range(key_count):
-        option = row["key_options"][n] or 0
-        keys.append(IndexKey(
-            column=columns[n],
-            expression=exprs[n],
-            opclass=row["key_opclasses"][n],
-            collation=row["key_collations"][n],
-            descending=bool(option & INDOPTION_DESC),
-            nulls_first=bool(option & INDOPTION_NULLS_FIRST),
-        ))
+        attnum = attnums[n]
+        collation_oid = row["collations"][n]
+        if attnum:
+            column, column_collation = attributes.get(attnum, (f"#{attnum}", 0))
+            expression = None
+            collation = None if collation_oid == column_collation else names.collations.get(collation_oid)
+        else:
+            column, expression = None, texts[n]
+            collation = names.collations.get(collation_oid) if collation_oid else None
+        option = row["options"][n] or 0
+        keys.append(shared_key(column, expression, names.opclasses.get(row["opclasses"][n]), collation,
+                               bool(option & INDOPTION_DESC), bool(option & INDOPTION_NULLS_FIRST)))
+    include = tuple(attributes.get(a, (f"#{a}", 0))[0] if a else texts[n]
+                    for n, a in enumerate(attnums[key_count:], start=key_count))
     definition = IndexDefinition(
         method=row["method"],
         keys=tuple(keys),
         unique=row["is_unique"],
-        include=tuple(columns[key_count:]),
+        include=include,
         predicate=row["predicate"],
-        storage=normalize_storage(row["storage"]),
+        storage=normalize_storage(row["storage"]) if row["storage"] else (),
         nulls_not_distinct=bool(row["nulls_not_distinct"]),
     )
     return LiveIndex(oid=row["oid"], schema=row["schema"], name=row["name"], table_oid=row["table_oid"],

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timezone
 
 import psycopg
@@ -16,25 +15,17 @@ from ..catalog import Catalog, read_catalog
 from ..catalog.desired import resolve_desired
 from ..diff import diff_extensions, diff_indexes
 from ..errors import SpecError
+from ..perf import paused_gc
 from ..spec.models import Spec, split_table_key
 from .builder import extension_change, index_changes
 from .models import Change, Hazard, Note, Plan, Statement
 
-__all__ = ["Change", "Hazard", "Note", "Plan", "Statement", "catalog_fingerprint", "make_plan", "read_for_spec"]
+__all__ = ["Change", "Hazard", "Note", "Plan", "Statement", "make_plan", "read_for_spec"]
 
 
 def read_for_spec(conn: psycopg.Connection, spec: Spec) -> Catalog:
     """The live state of exactly what ``spec`` names."""
     return read_catalog(conn, [split_table_key(k) for k in spec.tables], [e.name for e in spec.extensions])
-
-
-def catalog_fingerprint(catalog: Catalog) -> str:
-    """A hash of the live state that a plan depends on (definitions, validity, names, versions);
-    statistics and sizes are left out, so only a real change of state changes it."""
-    parts = [repr(catalog.extensions[name]) for name in sorted(catalog.extensions)]
-    parts += sorted(repr(t) for t in catalog.tables.values())
-    parts += sorted(repr(i) for i in catalog.indexes.values())
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None = None) -> Plan:
@@ -43,6 +34,11 @@ def make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None = None)
     Raises :class:`SpecError` when the spec names what the database does not have or declares
     what the server refuses; nothing is changed in the database.
     """
+    with paused_gc():
+        return _make_plan(conn, spec, now)
+
+
+def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None) -> Plan:
     catalog = read_for_spec(conn, spec)
     source = spec.source
     extension_diff = diff_extensions(spec, catalog)
@@ -57,7 +53,7 @@ def make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None = None)
     notes += [Note(kind="index", name=n.name, table=n.table, message=n.message) for n in index_diff.notes]
     return Plan(
         spec_sha256=source.sha256 if source else "",
-        fingerprint=catalog_fingerprint(catalog),
+        fingerprint=catalog.fingerprint,
         database=catalog.server.database,
         server_version=catalog.server.version,
         created_at=datetime.now(timezone.utc),

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 
 class Hazard(StrEnum):
@@ -70,6 +70,14 @@ class Change(_Frozen):
     hazards: tuple[Hazard, ...] = ()
     requires_restart: bool = False
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_derived(cls, data: Any) -> Any:
+        """A saved plan carries the derived fields too; they are recomputed, not trusted."""
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in ("destructive", "locks", "sql")}
+        return data
 
     @computed_field
     @property

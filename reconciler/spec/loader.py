@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import PgreconError, Problem, SpecError
+from ..perf import paused_gc
 from .models import Spec, format_path
 
 
@@ -40,8 +41,12 @@ class SpecSource:
         return Problem(self.file, self.line_of(path), format_path(path), message)
 
 
-class _Constructor(yaml.SafeLoader):
-    """PyYAML's safe constructor, used to turn scalar nodes into Python values."""
+class _Constructor(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """PyYAML's safe loader (libyaml's C parser when available): nodes with their marks, and
+    the safe constructor to turn scalar nodes into Python values."""
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _to_python(node: yaml.Node, path: tuple, lines: dict, problems: list, file: str,
@@ -65,6 +70,8 @@ def _to_python(node: yaml.Node, path: tuple, lines: dict, problems: list, file: 
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, path + (i,), lines, problems, file, loader) for i, item in enumerate(node.value)]
+    if node.tag == _STR_TAG:
+        return node.value
     return loader.construct_object(node, deep=True)
 
 
@@ -114,6 +121,11 @@ def load_spec(path: str | Path) -> Spec:
 
 def load_spec_text(text: str, file: str = "schema.yaml") -> Spec:
     """Like :func:`load_spec` for text already in memory (``file`` names it in messages)."""
+    with paused_gc():
+        return _load(text, file)
+
+
+def _load(text: str, file: str) -> Spec:
     data, lines = parse_yaml(text, file)
     source = SpecSource(file=file, sha256=hashlib.sha256(text.encode()).hexdigest(), lines=lines)
     if not isinstance(data, dict):

@@ -15,26 +15,31 @@ WITH RECURSIVE named AS (
     JOIN pg_catalog.pg_class c ON c.oid = inh.inhrelid AND c.relispartition
 )
 SELECT c.oid,
-       n.nspname AS schema,
-       c.relname AS name,
-       c.relkind AS kind,
+       n.nspname::text AS schema,
+       c.relname::text AS name,
+       c.relkind::text AS kind,
        (SELECT inh.inhparent FROM pg_catalog.pg_inherits inh
          WHERE inh.inhrelid = c.oid AND c.relispartition) AS parent_oid,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
-       cols.names AS column_names,
-       cols.types AS column_types,
-       cols.collations AS column_collations,
-       cols.not_null AS column_not_null
+       cols.attnums,
+       cols.names,
+       cols.types,
+       cols.collation_oids,
+       cols.collations,
+       cols.not_null
 FROM tree
 JOIN pg_catalog.pg_class c ON c.oid = tree.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL (
-    SELECT array_agg(a.attname::text ORDER BY a.attnum) AS names,
+    SELECT array_agg(a.attnum ORDER BY a.attnum) AS attnums,
+           array_agg(a.attname::text ORDER BY a.attnum) AS names,
            array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) AS types,
+           array_agg(a.attcollation ORDER BY a.attnum) AS collation_oids,
            array_agg(coll.collname::text ORDER BY a.attnum) AS collations,
            array_agg(a.attnotnull ORDER BY a.attnum) AS not_null
     FROM pg_catalog.pg_attribute a
     LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = a.attcollation
     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 ) AS cols
+ORDER BY c.oid

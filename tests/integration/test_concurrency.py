@@ -1,0 +1,96 @@
+"""Real concurrent sessions: several applies at once; an apply killed during a concurrent build."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import psycopg
+
+SPEC = """
+version: 1
+tables:
+  public.t:
+    indexes:
+      - {name: t_a, columns: [a]}
+      - {name: t_b, columns: [b, a]}
+"""
+
+
+def _big_table(db, rows: int = 200_000) -> None:
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, a int, b int)")
+    db.execute(f"INSERT INTO t SELECT g, g % 1000, g % 77 FROM generate_series(1, {int(rows)}) g")
+
+
+def _wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_concurrent_applies_one_does_the_work(db, spec_file):
+    _big_table(db)
+    spec = spec_file(SPEC)
+    procs = [db.process("apply", spec=spec) for _ in range(4)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    codes = [p.returncode for p in procs]
+    assert codes == [0, 0, 0, 0], outputs
+    workers = [out for out, _ in outputs if "Applied 2 changes" in out]
+    idle = [out for out, _ in outputs if "Applied 0 changes" in out]
+    assert len(workers) == 1 and len(idle) == 3, outputs
+    for _, err in outputs:
+        assert "already exists" not in err
+        assert "Traceback" not in err
+    db.assert_converged(spec)
+
+
+def test_second_apply_gives_up_after_lock_wait(db, spec_file):
+    _big_table(db, 1000)
+    spec = spec_file(SPEC)
+    holder = psycopg.connect(db.dsn, autocommit=True, application_name="other-apply")
+    try:
+        holder.execute("SELECT pg_advisory_lock(%s)", (0x7067726563_6F6E,))
+        result = db.cli("apply", "--lock-wait", "1s", spec=spec)
+    finally:
+        holder.close()
+    assert result.exit_code == 1
+    assert "another pgrecon apply is running" in result.stderr
+    assert "other-apply" in result.stderr
+    assert set(db.indexes("t")) == {"t_pkey"}
+
+
+def test_apply_killed_during_concurrent_build_converges_on_rerun(db, spec_file):
+    _big_table(db)
+    spec = spec_file(SPEC)
+    writer = psycopg.connect(db.dsn)  # an open write transaction makes the build wait in a known phase
+    writer.execute("INSERT INTO t VALUES (0, 0, 0)")
+    proc = db.process("apply", "--lock-timeout", "60s", spec=spec)
+    try:
+        pid = _wait_for(lambda: db.value(
+            "SELECT p.pid FROM pg_stat_progress_create_index p JOIN pg_stat_activity a USING (pid) "
+            "WHERE a.application_name = 'pgrecon' AND p.phase LIKE 'waiting for writers%'"),
+            what="the concurrent build to wait for writers")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        # The server notices the client is gone (client_connection_check_interval) and stops the build.
+        _wait_for(lambda: not db.value("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)),
+                  what="the killed apply's backend to end")
+    finally:
+        writer.rollback()
+        writer.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    left = db.indexes("t")
+    assert left["t_a"][0] is False  # the interrupted build left an INVALID index behind
+
+    plan = db.plan_json(spec)
+    assert [(c["action"], c["name"]) for c in plan["changes"]] == [("create", "t_b"), ("rebuild", "t_a")]
+    db.apply(spec)
+    db.assert_converged(spec)
+    assert all(valid for valid, _ in db.indexes("t").values())
+    assert db.value("SELECT count(*) FROM t") == 200_000
