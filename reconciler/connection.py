@@ -59,4 +59,8 @@ def connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
     except psycopg.Error as exc:
         reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, (dsn,))
         raise ConnectionFailed(f"cannot connect to {describe_dsn(dsn)}: {reason}") from None
+    # One rendering of times and time zones for every pgrecon session: partition bounds and
+    # constants in index predicates read back the same whatever the server's defaults.
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("SET DateStyle = 'ISO, YMD'")
     return conn

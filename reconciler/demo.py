@@ -113,10 +113,14 @@ def run_demo(data_dir: Path, spec_file: Path, agents: int, links: int) -> None:
         first = make_plan(conn, spec)
     console.print(format_plan(first, "text"), highlight=False, end="")
 
-    step("pgrecon apply")
+    allowed = frozenset(h.value for h in first.hazards)
+    step("pgrecon apply" + (f" --allow-hazards {','.join(sorted(allowed))}" if allowed else ""))
+    if allowed:
+        console.print("(the demo allows the hazards the plan lists: the generated metrics wait in the default "
+                      "partition and are moved into their days' partitions)", highlight=False)
     started = time.monotonic()
     options = ApplyOptions(lock_timeout_ms=spec.target.lock_timeout, lock_retries=spec.target.lock_retries,
-                           build_timeout_ms=spec.target.build_timeout)
+                           build_timeout_ms=spec.target.build_timeout, allow_hazards=allowed)
     result = run_apply(dsn, spec, options=options, reporter=ConsoleReporter(console))
     console.print(f"applied {len(result.results)} changes in {time.monotonic() - started:.1f}s", highlight=False)
 

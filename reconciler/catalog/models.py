@@ -115,6 +115,7 @@ class LiveTable:
     parent_oid: int | None = None  # the partitioned table this is a partition of
     partition_bound: str | None = None
     partition_key: str | None = None
+    detach_pending: bool = False
 
     @property
     def partitioned(self) -> bool:

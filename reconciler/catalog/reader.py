@@ -81,7 +81,7 @@ def _table(row: dict) -> LiveTable:
                                                                 row["collations"] or (), row["not_null"] or ()))
     return LiveTable(oid=row["oid"], schema=row["schema"], name=row["name"], kind=row["kind"],
                      columns=columns, parent_oid=row["parent_oid"], partition_bound=row["partition_bound"],
-                     partition_key=row["partition_key"])
+                     partition_key=row["partition_key"], detach_pending=row["detach_pending"])
 
 
 class IndexNames:

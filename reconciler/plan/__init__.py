@@ -13,14 +13,40 @@ import psycopg
 
 from ..catalog import Catalog, read_catalog
 from ..catalog.desired import resolve_desired
+from ..catalog.partitions import RangeCount, database_now, oldest_rows, rows_in_ranges, taken_names
 from ..diff import diff_extensions, diff_indexes
+from ..diff.partitions import PartitionDiff, default_partition, diff_partitions, literal, partition_plans
 from ..errors import SpecError
 from ..perf import paused_gc
 from ..spec.models import Spec, split_table_key
-from .builder import extension_change, index_changes
+from .builder import extension_change, index_changes, partition_changes
 from .models import Change, Hazard, Note, Plan, Statement
 
 __all__ = ["Change", "Hazard", "Note", "Plan", "Statement", "make_plan", "read_for_spec"]
+
+
+def _partition_diff(conn: psycopg.Connection, spec: Spec, catalog: Catalog, now: datetime) -> PartitionDiff:
+    """Plan each partitioned table, then probe the database for names taken and rows waiting."""
+    defaults = [(key, default_partition(catalog, catalog.table(key)), t.partitioning.column)
+                for key, t in spec.tables.items() if t.partitioning is not None]
+    defaults = [(key, d, column) for key, d, column in defaults if d is not None and d.column(column)]
+    oldest = dict(zip([k for k, _, _ in defaults], oldest_rows(conn, [(d, c) for _, d, c in defaults])))
+    plans, problems = partition_plans(spec, catalog, now, oldest)
+    if problems:
+        return PartitionDiff(problems=problems)
+    wanted = [(p.parent.schema, name) for p in plans for _, name in p.creates]
+    wanted += [(p.parent.schema, p.create_default) for p in plans if p.create_default]
+    taken = taken_names(conn, wanted)
+    requests, keys = [], []
+    for p in plans:
+        if p.default is None:
+            continue
+        for b, name in p.creates:
+            requests.append(RangeCount(p.default, p.spec.column, literal(b, False, p.column_type),
+                                       literal(b, True, p.column_type)))
+            keys.append((p.parent.schema, name))
+    rows = dict(zip(keys, rows_in_ranges(conn, requests))) if requests else {}
+    return diff_partitions(plans, taken, rows, catalog.server.major)
 
 
 def read_for_spec(conn: psycopg.Connection, spec: Spec) -> Catalog:
@@ -44,13 +70,21 @@ def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None) -> Pl
     extension_diff = diff_extensions(spec, catalog)
     desired, problems = resolve_desired(conn, spec, catalog)
     index_diff = diff_indexes(spec, catalog, desired)
-    problems += [source.problem(p, m) for p, m in extension_diff.problems + index_diff.problems]
+    partitioned = any(t.partitioning for t in spec.tables.values())
+    if partitioned and now is None:
+        now = database_now(conn)
+    partition_diff = _partition_diff(conn, spec, catalog, now) if partitioned else PartitionDiff()
+    problems += [source.problem(p, m) for p, m in
+                 extension_diff.problems + index_diff.problems + partition_diff.problems]
     if problems:
         raise SpecError(problems)
     changes: list[Change] = [extension_change(a) for a in extension_diff.actions]
     changes += index_changes(index_diff.actions)
+    creates, retirements = partition_changes(partition_diff.actions)
+    changes += creates + retirements
     notes = [Note(kind="extension", name="", message=m) for m in extension_diff.notes]
     notes += [Note(kind="index", name=n.name, table=n.table, message=n.message) for n in index_diff.notes]
+    notes += [Note(kind="partition", name=name, table=table, message=m) for table, name, m in partition_diff.notes]
     return Plan(
         spec_sha256=source.sha256 if source else "",
         fingerprint=catalog.fingerprint,

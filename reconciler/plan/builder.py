@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..diff.extensions import ExtensionAction
 from ..diff.indexes import IndexAction, PartitionStep, temp_index_name
+from ..diff.partitions import PartitionAction
 from ..render import render_statement
 from .models import Change, Hazard, Statement
 
@@ -152,3 +153,46 @@ def _count_steps(steps: tuple[PartitionStep, ...]) -> dict[str, int]:
         for key, value in _count_steps(step.steps).items():
             counts[key] = counts.get(key, 0) + value
     return counts
+
+
+def partition_changes(actions: list[PartitionAction]) -> tuple[list[Change], list[Change]]:
+    """(creates, retirements): creates run after index changes, retirements last."""
+    creates = [partition_change(a) for a in actions if a.action == "create"]
+    retire = [partition_change(a) for a in actions if a.action != "create"]
+    return creates, retire
+
+
+def partition_change(action: PartitionAction) -> Change:
+    """The statements and hazards of one partition action."""
+    parent = (action.parent.schema, action.parent.name)
+    name = (action.schema, action.name)
+    hazards: list[Hazard] = []
+    details: dict = {"from": action.lower, "to": action.upper} if action.lower is not None else {}
+    if action.action == "create":
+        default = (action.default.schema, action.default.name) if action.default is not None else None
+        sql = render_statement("create_partition", name=name, parent=parent, column=action.column,
+                               lower=action.lower, upper=action.upper, is_default=action.is_default,
+                               default=default, columns=[c.name for c in action.parent.columns])
+        statements = [Statement(sql=sql, block=True, lock=ACCESS_EXCLUSIVE if default else SHARE_UPDATE_EXCLUSIVE)]
+        if action.rows_to_move:
+            hazards.append(Hazard.TABLE_LOCK)  # the default partition is locked while its rows move
+            details["rows_to_move"] = action.rows_to_move
+        if action.is_default:
+            details["default"] = True
+    elif action.action == "finalize":
+        statements = [Statement(sql=render_statement("detach_partition", parent=parent, name=name,
+                                                     concurrently=False, finalize=True),
+                                transactional=False, lock=SHARE_UPDATE_EXCLUSIVE)]
+    elif action.action == "detach":
+        statements = [Statement(sql=render_statement("detach_partition", parent=parent, name=name,
+                                                     concurrently=action.concurrently, finalize=False),
+                                transactional=not action.concurrently,
+                                lock=SHARE_UPDATE_EXCLUSIVE if action.concurrently else ACCESS_EXCLUSIVE)]
+        hazards.append(Hazard.PARTITION_DETACH)
+    else:  # drop: one atomic statement (a DETACH CONCURRENTLY then DROP could leave a detached table behind)
+        statements = [Statement(sql=render_statement("drop_table", name=name), lock=ACCESS_EXCLUSIVE)]
+        hazards.append(Hazard.PARTITION_DROP)
+    if any(s.lock == ACCESS_EXCLUSIVE for s in statements) and action.action in ("detach", "drop"):
+        hazards.append(Hazard.TABLE_LOCK)
+    return Change(kind="partition", action=action.action, name=action.name, table=action.parent.key,
+                  reason=action.reason, statements=tuple(statements), hazards=tuple(hazards), details=details)

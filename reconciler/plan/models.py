@@ -56,6 +56,7 @@ class Statement(_Frozen):
     lock: str | None = Field(None, description="strongest lock taken on a table, e.g. SHARE UPDATE EXCLUSIVE")
     timeout: Literal["ddl", "build"] = Field("ddl", description="which statement_timeout applies")
     builds: tuple[str, str] | None = Field(None, description="(schema, index) this statement builds")
+    block: bool = Field(False, description="several statements that run together in one transaction")
 
 
 class Change(_Frozen):

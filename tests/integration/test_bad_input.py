@@ -55,6 +55,18 @@ OFFLINE_CASES = [
      ["schema.yaml:8: target.dsn", "environment variable PGRECON_TEST_UNSET_VAR is not set"]),
     ("version", BASE.replace("version: 1", "version: 2"), ["schema.yaml:1: version", "1"]),
     ("not-a-mapping", "- just\n- a list\n", ["schema.yaml:1:", "must be a mapping"]),
+    ("partition-interval", BASE + "    partitioning: {column: at, interval: fortnight}\n",
+     ["schema.yaml:8: tables.public.t.partitioning.interval", "unknown interval 'fortnight'"]),
+    ("partition-premake-0", BASE + "    partitioning: {column: at, interval: day, premake: 0}\n",
+     ["schema.yaml:8: tables.public.t.partitioning.premake", "at least 1"]),
+    ("partition-premake-negative", BASE + "    partitioning: {column: at, interval: day, premake: -3}\n",
+     ["schema.yaml:8: tables.public.t.partitioning.premake", "at least 1"]),
+    ("partition-short-retention", BASE + "    partitioning: {column: at, interval: month, retention: 1 week}\n",
+     ["schema.yaml:8: tables.public.t.partitioning", "shorter than one interval"]),
+    ("partition-timezone", BASE + "    partitioning: {column: at, interval: day, timezone: Moon/Tycho}\n",
+     ["schema.yaml:8: tables.public.t.partitioning.timezone", "unknown time zone"]),
+    ("partition-action", BASE + "    partitioning: {column: at, interval: day, retention_action: archive}\n",
+     ["schema.yaml:8: tables.public.t.partitioning.retention_action", "'detach' or 'drop'"]),
 ]
 
 

@@ -21,6 +21,8 @@ SELECT c.oid,
        (SELECT inh.inhparent FROM pg_catalog.pg_inherits inh
          WHERE inh.inhrelid = c.oid AND c.relispartition) AS parent_oid,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       COALESCE((SELECT inh.inhdetachpending FROM pg_catalog.pg_inherits inh
+                  WHERE inh.inhrelid = c.oid AND c.relispartition), false) AS detach_pending,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
        cols.attnums,
        cols.names,

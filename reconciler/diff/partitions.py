@@ -1,0 +1,274 @@
+"""Declared time partitioning versus live partitions: pure functions, no I/O.
+
+From the bucket holding "now" through ``premake`` buckets ahead, every bucket has a partition;
+gaps back to the oldest kept partition (or ``start``) are filled. Partitions whose upper bound is
+not after ``now - retention`` are detached or dropped — never the last one. A partition created
+outside pgrecon is adopted when its name and bounds are exactly the bucket's; otherwise it is
+reported and left alone, and a bucket it overlaps is not created. Rows already waiting in the
+default partition for a new bucket are moved into it when it is created.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Literal
+
+from ..buckets import Bucket, bucket, bucket_index, partition_name, subtract
+from ..catalog.models import Catalog, LiveTable
+from ..render import quote_ident
+from ..spec.models import PartitioningSpec, Spec
+
+MAX_NAME_BYTES = 63
+_BOUND = re.compile(r"^FOR VALUES FROM \((.+)\) TO \((.+)\)$", re.DOTALL)
+TIME_TYPES = {"timestamp with time zone": "timestamptz", "timestamp without time zone": "timestamp", "date": "date"}
+
+
+@dataclass(frozen=True)
+class PartitionAction:
+    """One thing to do about one partition of ``parent``."""
+
+    action: Literal["create", "detach", "drop", "finalize"]
+    parent: LiveTable
+    name: str
+    schema: str
+    reason: str
+    column: str = ""
+    lower: str | None = None        # bound literals, in the column's type
+    upper: str | None = None
+    default: LiveTable | None = None  # the default partition rows may be moved out of
+    rows_to_move: int = 0
+    is_default: bool = False
+    concurrently: bool = False
+
+
+@dataclass
+class PartitionDiff:
+    actions: list[PartitionAction] = field(default_factory=list)
+    notes: list[tuple[str, str, str]] = field(default_factory=list)   # (table, name, message)
+    problems: list[tuple[tuple, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """The partitions one partitioned table needs, before probing the database for conflicts."""
+
+    key: str
+    parent: LiveTable
+    spec: PartitioningSpec
+    column_type: str
+    creates: list[tuple[Bucket, str]]      # (bucket, partition name)
+    retire: list[tuple[Bucket, LiveTable]]
+    finalize: list[LiveTable]
+    default: LiveTable | None
+    create_default: str | None
+    notes: list[tuple[str, str, str]]
+
+
+def column_type_kind(type_name: str) -> str | None:
+    """``timestamptz``, ``timestamp`` or ``date`` for a partition key column's type, else None."""
+    base = re.sub(r"\(\d+\)", "", type_name)
+    return TIME_TYPES.get(base)
+
+
+def literal(b: Bucket, upper: bool, kind: str) -> str:
+    """A bucket bound as text in the column's type (instants in UTC, wall clock otherwise)."""
+    if kind == "timestamptz":
+        return (b.upper if upper else b.lower).strftime("%Y-%m-%d %H:%M:%S+00")
+    moment = b.local_upper if upper else b.local_lower
+    return moment.strftime("%Y-%m-%d") if kind == "date" else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_bound(text: str) -> tuple[str, str] | None:
+    """``FOR VALUES FROM ('a') TO ('b')`` -> ``('a', 'b')``; None for DEFAULT, MINVALUE, lists."""
+    match = _BOUND.match(text or "")
+    if not match:
+        return None
+    values = []
+    for part in match.groups():
+        part = part.strip()
+        if not (part.startswith("'") and part.endswith("'")) or "," in part.replace("''", ""):
+            return None
+        values.append(part[1:-1].replace("''", "'"))
+    return values[0], values[1]
+
+
+def _same_bound(live: str, desired: str, kind: str) -> bool:
+    parse = date.fromisoformat if kind == "date" else datetime.fromisoformat
+    try:
+        return parse(live) == parse(desired)
+    except ValueError:
+        return False
+
+
+def _instant(text: str, kind: str, spec: PartitioningSpec) -> datetime | None:
+    try:
+        if kind == "timestamptz":
+            return datetime.fromisoformat(text).astimezone(timezone.utc)
+        moment = datetime.fromisoformat(text) if kind == "timestamp" else datetime.combine(date.fromisoformat(text),
+                                                                                           datetime.min.time())
+        return moment.replace(tzinfo=spec.zone).astimezone(timezone.utc)
+    except ValueError:
+        return None
+
+
+def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime,
+               problems: list[tuple[tuple, str]], oldest_default=None) -> TablePlan | None:
+    """Which buckets to create, retire and finalize for one table; problems are appended.
+    ``oldest_default`` is the oldest value waiting in the default partition (buckets back to it
+    are created, within retention, so that those rows get a home)."""
+    path = ("tables", key, "partitioning")
+    parent = catalog.table(key)
+    if parent is None:
+        return None
+    expected_key = f"RANGE ({quote_ident(spec.column)})"
+    if not parent.partitioned:
+        problems.append((path, f"{key} is not partitioned; create it in your migrations as "
+                               f"PARTITION BY {expected_key} (pgrecon keeps the partitions, not the table)"))
+        return None
+    if parent.partition_key != expected_key:
+        problems.append((path, f"{key} is partitioned by {parent.partition_key}, the spec says {expected_key}"))
+        return None
+    column = parent.column(spec.column)
+    kind = column_type_kind(column.type) if column else None
+    if kind is None:
+        problems.append((path + ("column",), f"partition column {spec.column} is {column.type if column else '?'}; "
+                                             f"time partitioning needs timestamptz, timestamp or date"))
+        return None
+    interval = spec.bucket_interval
+    if kind == "date" and interval.unit == "hour":
+        problems.append((path + ("interval",), f"{spec.column} is a date: buckets must be days or longer"))
+        return None
+    tz, start = spec.zone, spec.start
+    notes: list[tuple[str, str, str]] = []
+    managed: dict[int, LiveTable] = {}
+    covered: set[int] = set()
+    blocked: set[int] = set()
+    default = None
+    finalize = []
+    name_of = lambda b: partition_name(spec.name_pattern, parent.name, interval, b)  # noqa: E731
+    for part in catalog.partitions_of(parent.oid):
+        if part.partition_bound == "DEFAULT":
+            default = part
+            continue
+        bounds = parse_bound(part.partition_bound)
+        lo = _instant(bounds[0], kind, spec) if bounds else None
+        hi = _instant(bounds[1], kind, spec) if bounds else None
+        if lo is None or hi is None:
+            notes.append((key, part.name, f"partition with bounds {part.partition_bound} is not pgrecon's; left alone"))
+            continue
+        idx = bucket_index(interval, lo, tz, start)
+        b = bucket(interval, idx, tz, start)
+        exact = _same_bound(bounds[0], literal(b, False, kind), kind) and _same_bound(bounds[1], literal(b, True, kind), kind)
+        if exact and part.name == name_of(b):
+            managed[idx] = part
+            if part.detach_pending:
+                finalize.append(part)
+        elif exact:
+            covered.add(idx)
+            notes.append((key, part.name, f"covers bucket {name_of(b)} under another name; left alone"))
+        else:
+            last = bucket_index(interval, hi - timedelta(microseconds=1), tz, start)
+            blocked.update(range(idx, last + 1))
+            notes.append((key, part.name, f"bounds {part.partition_bound} are not one {interval} bucket; "
+                                          f"left alone, overlapping buckets are not created"))
+    now_idx = bucket_index(interval, now, tz, start)
+    last = now_idx + spec.premake
+    cutoff = subtract(now, spec.retention_interval, tz) if spec.retention_interval else None
+    if start is not None:
+        first = 0
+    else:
+        first = min([now_idx, *managed])
+        waiting = _instant(str(oldest_default), kind, spec) if oldest_default is not None else None
+        if waiting is not None:
+            first = min(first, bucket_index(interval, waiting, tz, start))
+    if cutoff is not None:
+        first = max(first, bucket_index(interval, cutoff, tz, start))
+    creates = []
+    for idx in range(first, last + 1):
+        if idx in managed or idx in covered or idx in blocked:
+            continue
+        b = bucket(interval, idx, tz, start)
+        name = name_of(b)
+        if len(name.encode()) > MAX_NAME_BYTES:
+            problems.append((path + ("naming",), f"partition name {name!r} is longer than 63 bytes; set a shorter naming"))
+            return None
+        creates.append((b, name))
+    retire = []
+    if cutoff is not None:
+        retire = [(bucket(interval, idx, tz, start), part) for idx, part in sorted(managed.items())
+                  if bucket(interval, idx, tz, start).upper <= cutoff and part not in finalize]
+        remaining = len(managed) - len(retire) + len(creates) + len(covered)
+        if remaining < 1 and retire:
+            kept = retire.pop()  # never the last partition
+            notes.append((key, kept[1].name, "kept although past retention: it is the last partition"))
+    create_default = None
+    if spec.default_partition and default is None:
+        create_default = f"{parent.name}_default"[:MAX_NAME_BYTES]
+    elif not spec.default_partition and default is not None:
+        notes.append((key, default.name, "default partition exists although default_partition is false; "
+                                         "pgrecon does not drop it"))
+    return TablePlan(key, parent, spec, kind, creates, retire, finalize, default, create_default, notes)
+
+
+def diff_partitions(plans: list[TablePlan], taken: set[tuple[str, str]], rows: dict[tuple[str, str], int],
+                    server_major: int) -> PartitionDiff:
+    """Actions for the table plans, given the names already taken by other relations and the
+    rows waiting in default partitions for each new partition (both probed by the caller)."""
+    out = PartitionDiff()
+    for plan in plans:
+        parent, spec = plan.parent, plan.spec
+        schema = parent.schema
+        out.notes.extend(plan.notes)
+        if plan.create_default:
+            if (schema, plan.create_default) in taken:
+                out.notes.append((plan.key, plan.create_default, "cannot create the default partition: "
+                                                                 "a relation with that name exists"))
+            else:
+                out.actions.append(PartitionAction("create", parent, plan.create_default, schema,
+                                                   "no default partition", column=spec.column, is_default=True))
+        for b, name in plan.creates:
+            if (schema, name) in taken:
+                out.notes.append((plan.key, name, "a relation with this name exists and is not a partition "
+                                                  "(detached earlier?); not created, not re-attached"))
+                continue
+            waiting = rows.get((schema, name), 0)
+            reason = "missing" + (f"; {waiting} rows wait in the default partition and are moved into it"
+                                  if waiting else "")
+            out.actions.append(PartitionAction("create", parent, name, schema, reason, spec.column,
+                                               literal(b, False, plan.column_type), literal(b, True, plan.column_type),
+                                               default=plan.default, rows_to_move=waiting))
+        has_default = plan.default is not None or plan.create_default is not None
+        concurrently = server_major >= 14 and not has_default
+        for part in plan.finalize:
+            out.actions.append(PartitionAction("finalize", parent, part.name, part.schema,
+                                               "an interrupted DETACH … CONCURRENTLY is pending"))
+        for b, part in plan.retire:
+            bounds = parse_bound(part.partition_bound) or (None, None)
+            out.actions.append(PartitionAction(spec.retention_action, parent, part.name, part.schema,
+                                               f"older than the retention of {spec.retention}", spec.column,
+                                               bounds[0], bounds[1], concurrently=concurrently))
+    return out
+
+
+def default_partition(catalog: Catalog, table: LiveTable | None) -> LiveTable | None:
+    """The DEFAULT partition of ``table``, if it has one."""
+    if table is None:
+        return None
+    return next((p for p in catalog.partitions_of(table.oid) if p.partition_bound == "DEFAULT"), None)
+
+
+def partition_plans(spec: Spec, catalog: Catalog, now: datetime,
+                    oldest_default: dict[str, object] | None = None) -> tuple[list[TablePlan], list[tuple[tuple, str]]]:
+    """A :class:`TablePlan` for every table that declares ``partitioning``; ``oldest_default``
+    maps a table key to the oldest value waiting in its default partition."""
+    plans, problems = [], []
+    for key, table in spec.tables.items():
+        if table.partitioning is not None:
+            plan = plan_table(key, table.partitioning, catalog, now, problems, (oldest_default or {}).get(key))
+            if plan is not None:
+                plans.append(plan)
+    return plans, problems
+
+
