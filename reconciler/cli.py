@@ -73,7 +73,7 @@ def _target(spec, dsn: str | None, embedded: bool) -> str:
     if embedded:
         from .demo import embedded_dsn
         return embedded_dsn()
-    spec_dsn = spec.target.dsn.get_secret_value() if spec.target.dsn else None
+    spec_dsn = spec.secret(("target", "dsn"), spec.target.dsn) if spec.target.dsn else None
     return resolve_dsn(dsn, spec_dsn)
 
 
@@ -157,6 +157,37 @@ def apply(planfile: Optional[Path] = typer.Argument(None, help="a plan saved by 
     if fmt == "text":
         _print(f"Applied {len(result.results)} change{'s' if len(result.results) != 1 else ''}; "
                f"the database is in sync.\n", markup=False)
+
+
+@app.command("render")
+@command
+def render_command(file: Path = SpecFile,
+                   out_dir: Path = typer.Option(Path("."), "--out-dir", help="where pgbouncer/ and postgres/ go"),
+                   check: bool = typer.Option(False, "--check", help="exit 1 when the files on disk are stale")):
+    """Write postgres/postgresql.conf, pgbouncer/pgbouncer.ini and pgbouncer/userlist.txt."""
+    from .console import err_console
+    from .pgbouncer.checks import cross_check, offline_limits, target_release
+    from .render.files import render_files, stale, write
+    spec = load_spec(file)
+    if spec.pgbouncer is not None:
+        result = cross_check(spec.pgbouncer, offline_limits(spec), target_release(spec))
+        if result.problems:
+            from .errors import SpecError
+            raise SpecError([spec.source.problem(("pgbouncer",) + p, m) for p, m in result.problems])
+        for warning in result.warnings:
+            err_console.print(f"warning: {warning}", markup=False, highlight=False)
+    rendered = render_files(spec, out_dir, spec_file=str(file))
+    for warning in rendered.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False)
+    if check:
+        diffs = stale(out_dir, rendered.files)
+        if diffs:
+            _print("".join(diffs), markup=False)
+            raise PgreconError(f"{len(diffs)} rendered file(s) differ from the spec; run `pgrecon render -f {file}`")
+        _print(f"rendered files are up to date with {file}\n", markup=False)
+        return
+    for path in write(out_dir, rendered.files):
+        _print(f"wrote {path}\n", markup=False)
 
 
 @app.command()

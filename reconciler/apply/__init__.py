@@ -7,11 +7,12 @@ True
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..connection import connect
-from ..errors import ApplyFailed, Refused
+from ..errors import Refused
 from ..plan import make_plan
 from ..plan.models import HAZARD_HELP, Hazard, Plan
 from ..spec.models import Spec
@@ -51,6 +52,18 @@ def check_hazards(plan: Plan, allowed: frozenset[str]) -> None:
     raise Refused("\n".join(lines))
 
 
+def verify(dsn: str, spec: Spec, now: datetime | None, settle_s: float = 3.0) -> Plan:
+    """Re-plan on a fresh connection (a new session sees reloaded settings). A configuration
+    reload reaches sessions asynchronously, so setting changes are re-checked for a moment."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        with connect(dsn) as conn:
+            remaining = make_plan(conn, spec, now=now)
+        if remaining.empty or time.monotonic() >= deadline or any(c.kind != "setting" for c in remaining.changes):
+            return remaining
+        time.sleep(0.2)
+
+
 def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOptions = ApplyOptions(),
               reporter: ApplyReporter | None = None, now: datetime | None = None,
               on_plan=None) -> ApplyResult:
@@ -78,7 +91,7 @@ def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOpt
             if on_plan:
                 on_plan(plan)
             results = Executor(conn, monitor_conn, options, reporter).run(plan)
-            remaining = make_plan(conn, spec, now=now)
+            remaining = verify(dsn, spec, now or plan.now)
         finally:
             if not conn.broken:
                 release_apply_lock(conn)

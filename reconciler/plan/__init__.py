@@ -16,10 +16,13 @@ from ..catalog.desired import resolve_desired
 from ..catalog.partitions import RangeCount, database_now, oldest_rows, rows_in_ranges, taken_names
 from ..diff import diff_extensions, diff_indexes
 from ..diff.partitions import PartitionDiff, default_partition, diff_partitions, literal, partition_plans
+from ..diff.settings import SettingDiff, diff_settings
+from ..catalog.settings import read_settings
+from ..settings.desired import desired_settings
 from ..errors import SpecError
 from ..perf import paused_gc
 from ..spec.models import Spec, split_table_key
-from .builder import extension_change, index_changes, partition_changes
+from .builder import extension_change, index_changes, partition_changes, setting_changes
 from .models import Change, Hazard, Note, Plan, Statement
 
 __all__ = ["Change", "Hazard", "Note", "Plan", "Statement", "make_plan", "read_for_spec"]
@@ -49,6 +52,17 @@ def _partition_diff(conn: psycopg.Connection, spec: Spec, catalog: Catalog, now:
     return diff_partitions(plans, taken, rows, catalog.server.major)
 
 
+def _setting_diff(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> SettingDiff:
+    """Declared (and derived) settings against pg_settings and the configuration files."""
+    desired = desired_settings(spec, catalog.server.major)
+    live = read_settings(conn, [*desired, "shared_preload_libraries"])
+    modules = {name.lower() for name, ext in catalog.extensions.items() if ext.available}
+    preload = live.values.get("shared_preload_libraries")
+    if preload is not None:
+        modules |= {part.strip().lower() for part in preload.setting.split(",") if part.strip()}
+    return diff_settings(desired, live, modules, spec.postgres.prune_unmanaged_settings, catalog.server.major)
+
+
 def read_for_spec(conn: psycopg.Connection, spec: Spec) -> Catalog:
     """The live state of exactly what ``spec`` names."""
     return read_catalog(conn, [split_table_key(k) for k in spec.tables], [e.name for e in spec.extensions])
@@ -74,17 +88,20 @@ def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None) -> Pl
     if partitioned and now is None:
         now = database_now(conn)
     partition_diff = _partition_diff(conn, spec, catalog, now) if partitioned else PartitionDiff()
-    problems += [source.problem(p, m) for p, m in
-                 extension_diff.problems + index_diff.problems + partition_diff.problems]
+    setting_diff = _setting_diff(conn, spec, catalog) if spec.postgres else SettingDiff()
+    problems += [source.problem(p, m) for p, m in extension_diff.problems + index_diff.problems
+                 + partition_diff.problems + setting_diff.problems]
     if problems:
         raise SpecError(problems)
-    changes: list[Change] = [extension_change(a) for a in extension_diff.actions]
+    changes: list[Change] = setting_changes(setting_diff.actions)
+    changes += [extension_change(a) for a in extension_diff.actions]
     changes += index_changes(index_diff.actions)
     creates, retirements = partition_changes(partition_diff.actions)
     changes += creates + retirements
     notes = [Note(kind="extension", name="", message=m) for m in extension_diff.notes]
     notes += [Note(kind="index", name=n.name, table=n.table, message=n.message) for n in index_diff.notes]
     notes += [Note(kind="partition", name=name, table=table, message=m) for table, name, m in partition_diff.notes]
+    notes += [Note(kind="setting", name=name, message=m) for name, m in setting_diff.notes]
     return Plan(
         spec_sha256=source.sha256 if source else "",
         fingerprint=catalog.fingerprint,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..diff.extensions import ExtensionAction
 from ..diff.indexes import IndexAction, PartitionStep, temp_index_name
 from ..diff.partitions import PartitionAction
+from ..diff.settings import SettingAction
 from ..render import render_statement
 from .models import Change, Hazard, Statement
 
@@ -196,3 +197,30 @@ def partition_change(action: PartitionAction) -> Change:
         hazards.append(Hazard.TABLE_LOCK)
     return Change(kind="partition", action=action.action, name=action.name, table=action.parent.key,
                   reason=action.reason, statements=tuple(statements), hazards=tuple(hazards), details=details)
+
+
+def setting_changes(actions: list[SettingAction]) -> list[Change]:
+    """ALTER SYSTEM for each setting; the server reloads its configuration once, at the end."""
+    changes = []
+    for number, action in enumerate(actions, start=1):
+        name = tuple(action.name.lower().split("."))
+        statements = []
+        if action.action in ("set", "reset"):
+            statements.append(Statement(sql=render_statement("alter_system", name=name, value=action.text),
+                                        transactional=False))
+        if number == len(actions) or action.action == "reload":
+            statements.append(Statement(sql=render_statement("reload_conf")))
+        restart = action.effect == "restart" and action.action == "set"
+        effect = {"restart": "takes effect after a restart", "reload": "takes effect on reload",
+                  "new sessions": "new sessions only"}.get(action.effect, action.effect)
+        reason = {"set": f"{action.current} -> {action.desired} ({effect})", "reload": "written, not yet reloaded",
+                  "reset": f"set to {action.current} outside the spec"}[action.action]
+        if action.source != "spec" and action.action == "set":
+            reason += f"; derived: {action.source.removeprefix('tune: ')}"
+        changes.append(Change(kind="setting", action=action.action, name=action.name, reason=reason,
+                              statements=tuple(statements),
+                              hazards=(Hazard.RESTART_REQUIRED,) if restart else (),
+                              requires_restart=restart,
+                              details={"from": action.current, "to": action.desired, "effect": action.effect,
+                                       "source": action.source}))
+    return changes

@@ -65,6 +65,22 @@ def sql_expression(text: str) -> str:
     return sqltext.expression(text)
 
 
+def conf_value(value) -> str:
+    """A postgresql.conf value: single-quoted, quotes doubled, backslashes escaped."""
+    text = str(value)
+    if any(ch in text for ch in "\n\r\x00"):
+        raise ValueError("a configuration value cannot contain a line break")
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def connstr_value(value) -> str:
+    """A value in a PgBouncer ``[databases]`` entry (quoted when it holds blanks)."""
+    text = str(value)
+    if any(ch in text for ch in "'\\\n\r\x00"):
+        raise ValueError("quotes, backslashes and line breaks are not allowed in a [databases] value")
+    return f"'{text}'" if any(ch.isspace() for ch in text) or text == "" else text
+
+
 def _one_line(text) -> str:
     """Text safe inside a one-line comment: no line breaks."""
     return " ".join(str(text).splitlines())
@@ -96,6 +112,8 @@ def environment() -> jinja2.Environment:
     env.filters["esc"] = _rich_escape
     env.filters["mdcell"] = _markdown_cell
     env.filters["sqlcomment"] = _one_line
+    env.filters["conf"] = conf_value
+    env.filters["connstr"] = connstr_value
     return env
 
 

@@ -7,91 +7,18 @@ while the spec loads, so a spec that loads holds no unparsed SQL.
 
 from __future__ import annotations
 
-import os
 import re
-from datetime import date, datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
-                      SecretStr, field_validator, model_validator)
-
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
 from .. import sqltext
-from ..buckets import BucketInterval, default_naming, parse_interval
-from ..units import parse_duration_ms
-
-NAMEDATALEN = 64  # PostgreSQL truncates identifiers to 63 bytes; a longer name would never match.
-
-
-class StrictModel(BaseModel):
-    """Base of every spec model: unknown keys are errors, instances are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def _identifier(value: str) -> str:
-    if not value:
-        raise ValueError("an identifier cannot be empty")
-    if "\x00" in value:
-        raise ValueError("an identifier cannot contain a NUL character")
-    if len(value.encode()) >= NAMEDATALEN:
-        raise ValueError(f"identifier is {len(value.encode())} bytes; PostgreSQL keeps at most 63")
-    return value
-
-
-Identifier = Annotated[str, AfterValidator(_identifier)]
-"""A name taken verbatim (case-sensitive; quoted in statements when needed)."""
-
-
-def _sql_expression(what: str):
-    def check(value: str) -> str:
-        try:
-            return sqltext.expression(value, what)
-        except sqltext.SqlTextError as exc:
-            raise ValueError(str(exc)) from None
-    return AfterValidator(check)
-
-
-def _scalar_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, (int, float, str)):
-        return str(value)
-    raise ValueError("must be a single value (text, number or boolean)")
-
-
-ScalarText = Annotated[str, BeforeValidator(_scalar_text)]
-
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def interpolate_env(value: Any) -> Any:
-    """Replace ``${NAME}`` (or ``${NAME:-default}``) with the environment's value."""
-    if not isinstance(value, str):
-        return value
-
-    def lookup(match: re.Match) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in os.environ:
-            return os.environ[name]
-        if default is not None:
-            return default
-        raise ValueError(f"environment variable {name} is not set")
-
-    return _ENV.sub(lookup, value)
-
-
-EnvSecret = Annotated[SecretStr, BeforeValidator(interpolate_env)]
-"""A secret (DSN, password): ``${ENV}`` is expanded; the value is never printed."""
-
-
-def _duration(value: Any) -> int:
-    return parse_duration_ms(value)
-
-
-DurationMs = Annotated[int, BeforeValidator(_duration)]
+from .partitioning import PartitioningSpec
+from .pgbouncer import PgbouncerSpec
+from .postgres import PostgresSpec
+from .types import (DurationMs, EnvSecret, Identifier, ScalarText, StrictModel, _identifier,
+                    _sql_expression, expand_env)
 
 
 # --------------------------------------------------------------------------- indexes
@@ -219,73 +146,6 @@ class IndexSpec(StrictModel):
             c.column is not None and c.opclass is None and c.collation is None for c in self.columns)
 
 
-class PartitioningSpec(StrictModel):
-    """Time-range partitions kept ahead of now and retired by retention. The table must already be
-    ``PARTITION BY RANGE (column)``: tables come from the application's migrations."""
-
-    column: Identifier
-    interval: str = Field(description="hour, day, week, month, year, or 'N hours', 'N days', …")
-    premake: int = Field(4, description="buckets to keep ahead of the one holding now")
-    retention: str | None = Field(None, description="e.g. '30 days', '12 months'; older partitions are retired")
-    retention_action: Literal["detach", "drop"] = "detach"
-    default_partition: bool = True
-    naming: str | None = Field(None, description="strftime pattern after {table}, e.g. '{table}_p%Y%m%d'")
-    timezone: str = Field("UTC", description="time zone of bucket boundaries (IANA name)")
-    start: datetime | date | None = Field(None, description="the first bucket starts here")
-
-    @field_validator("interval", "retention")
-    @classmethod
-    def _interval(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_interval(value)
-        return value
-
-    @field_validator("premake")
-    @classmethod
-    def _premake(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError("premake must be at least 1 (the bucket after the one holding now)")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as UTC or Europe/Berlin)") from None
-        return value
-
-    @field_validator("naming")
-    @classmethod
-    def _naming(cls, value: str | None) -> str | None:
-        if value is not None and "%" not in value:
-            raise ValueError("naming needs strftime fields (e.g. %Y%m%d) so that partitions get distinct names")
-        return value
-
-    @model_validator(mode="after")
-    def _retention_covers_an_interval(self) -> "PartitioningSpec":
-        if self.retention and parse_interval(self.retention).min_seconds < parse_interval(self.interval).min_seconds:
-            raise ValueError(f"retention {self.retention} is shorter than one interval ({self.interval})")
-        return self
-
-    @property
-    def bucket_interval(self) -> BucketInterval:
-        return parse_interval(self.interval)
-
-    @property
-    def retention_interval(self) -> BucketInterval | None:
-        return parse_interval(self.retention) if self.retention else None
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @property
-    def name_pattern(self) -> str:
-        return self.naming or default_naming(self.bucket_interval)
-
-
 class TableSpec(StrictModel):
     """What one table should have. Keys of ``tables:`` are ``schema.table``, verbatim."""
 
@@ -341,6 +201,8 @@ class Spec(StrictModel):
     target: TargetSpec = Field(default_factory=TargetSpec)
     extensions: list[Annotated[ExtensionSpec, BeforeValidator(_extension_from_text)]] = Field(default_factory=list)
     tables: dict[TableKey, TableSpec] = Field(default_factory=dict)
+    postgres: PostgresSpec | None = None
+    pgbouncer: PgbouncerSpec | None = None
 
     _source: Any = PrivateAttr(None)
 
@@ -349,9 +211,24 @@ class Spec(StrictModel):
         """The :class:`~reconciler.spec.loader.SpecSource` this spec was loaded from."""
         return self._source
 
+    def secret(self, path: tuple, value) -> str:
+        """The secret at ``path`` with ``${ENV}`` expanded; a missing variable is a located
+        :class:`~reconciler.errors.SpecError`."""
+        from ..errors import Problem, SpecError
+        try:
+            return expand_env(value.get_secret_value())
+        except ValueError as exc:
+            source = self._source
+            problem = source.problem(path, str(exc)) if source else Problem("spec", None, "", str(exc))
+            raise SpecError([problem]) from None
+
     def semantic_problems(self) -> list[tuple[tuple, str]]:
         """Problems across objects (duplicate names): ``(path, message)`` pairs."""
         problems: list[tuple[tuple, str]] = []
+        if self.postgres is not None:
+            problems += [(("postgres",) + path, message) for path, message in self.postgres.problems()]
+        if self.pgbouncer is not None:
+            problems += [(("pgbouncer",) + path, message) for path, message in self.pgbouncer.problems()]
         seen_ext: dict[str, int] = {}
         for i, ext in enumerate(self.extensions):
             if ext.name in seen_ext:

@@ -51,8 +51,6 @@ OFFLINE_CASES = [
     ("name-too-long", BASE.replace("name: t_a", "name: " + "x" * 70),
      ["schema.yaml:6: tables.public.t.indexes[0].name", "at most 63"]),
     ("bad-duration", BASE + "target: {lock_timeout: soon}\n", ["schema.yaml:8: target.lock_timeout", "not a duration"]),
-    ("missing-env", BASE + "target: {dsn: \"${PGRECON_TEST_UNSET_VAR}\"}\n",
-     ["schema.yaml:8: target.dsn", "environment variable PGRECON_TEST_UNSET_VAR is not set"]),
     ("version", BASE.replace("version: 1", "version: 2"), ["schema.yaml:1: version", "1"]),
     ("not-a-mapping", "- just\n- a list\n", ["schema.yaml:1:", "must be a mapping"]),
     ("partition-interval", BASE + "    partitioning: {column: at, interval: fortnight}\n",
@@ -138,6 +136,18 @@ def test_plan_time_errors_apply_nothing(db: Database, case, text, fragments, tmp
         _check(result, fragments)
     assert db.value("SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'") == 0
     assert db.value("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'") == 0
+
+
+def test_missing_environment_variable_is_located_when_used(tmp_path, monkeypatch):
+    """Secrets are expanded when used: validate needs none, plan needs the DSN's variable."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PGRECON_TEST_UNSET_VAR", raising=False)
+    (tmp_path / "schema.yaml").write_text(BASE + "target: {dsn: \"${PGRECON_TEST_UNSET_VAR}\"}\n")
+    from typer.testing import CliRunner
+    from reconciler.cli import app
+    assert CliRunner().invoke(app, ["validate"], catch_exceptions=False).exit_code == 0
+    result = CliRunner().invoke(app, ["plan"], catch_exceptions=False)
+    _check(result, ["schema.yaml:8: target.dsn", "environment variable PGRECON_TEST_UNSET_VAR is not set"])
 
 
 def test_unreachable_server_names_target_not_password(tmp_path, monkeypatch):

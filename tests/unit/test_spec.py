@@ -47,10 +47,10 @@ def test_defaults():
 def test_env_interpolation_and_secret(monkeypatch):
     monkeypatch.setenv("PGRECON_TEST_DSN", "postgresql://u:topsecret@h/db")
     spec = load_spec_text('version: 1\ntarget: {dsn: "${PGRECON_TEST_DSN}"}\n')
-    assert spec.target.dsn.get_secret_value() == "postgresql://u:topsecret@h/db"
+    assert spec.secret(("target", "dsn"), spec.target.dsn) == "postgresql://u:topsecret@h/db"
     assert "topsecret" not in repr(spec) and "topsecret" not in spec.model_dump_json()
     spec = load_spec_text('version: 1\ntarget: {dsn: "${PGRECON_TEST_UNSET:-host=x}"}\n')
-    assert spec.target.dsn.get_secret_value() == "host=x"
+    assert spec.secret(("target", "dsn"), spec.target.dsn) == "host=x"
 
 
 def test_problem_lines_follow_the_yaml():

@@ -1,0 +1,90 @@
+"""Building blocks shared by the spec's models: strict frozen models, identifiers, durations,
+secrets that are expanded from the environment only when they are used."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
+
+from .. import sqltext
+from ..units import parse_duration_ms
+
+NAMEDATALEN = 64  # PostgreSQL truncates identifiers to 63 bytes; a longer name would never match.
+
+
+class StrictModel(BaseModel):
+    """Base of every spec model: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _identifier(value: str) -> str:
+    if not value:
+        raise ValueError("an identifier cannot be empty")
+    if "\x00" in value:
+        raise ValueError("an identifier cannot contain a NUL character")
+    if len(value.encode()) >= NAMEDATALEN:
+        raise ValueError(f"identifier is {len(value.encode())} bytes; PostgreSQL keeps at most 63")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+"""A name taken verbatim (case-sensitive; quoted in statements when needed)."""
+
+
+def _sql_expression(what: str):
+    def check(value: str) -> str:
+        try:
+            return sqltext.expression(value, what)
+        except sqltext.SqlTextError as exc:
+            raise ValueError(str(exc)) from None
+    return AfterValidator(check)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise ValueError("must be a single value (text, number or boolean)")
+
+
+ScalarText = Annotated[str, BeforeValidator(_scalar_text)]
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: str) -> str:
+    """Replace ``${NAME}`` (or ``${NAME:-default}``) with the environment's value; raises
+    ``ValueError`` naming a variable that is not set and has no default."""
+    def lookup(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ValueError(f"environment variable {name} is not set")
+
+    return _ENV.sub(lookup, value)
+
+
+def _env_template(value: Any) -> Any:
+    if isinstance(value, str):
+        if "${" in value and not _ENV.search(value):
+            raise ValueError("malformed ${...} reference (use ${NAME} or ${NAME:-default})")
+    return value
+
+
+EnvSecret = Annotated[SecretStr, BeforeValidator(_env_template)]
+"""A secret (DSN, password) that may reference ``${ENV}``; expanded with :func:`expand_env` only
+when it is used, so that offline commands need no secrets. Never printed."""
+
+
+def _duration(value: Any) -> int:
+    return parse_duration_ms(value)
+
+
+DurationMs = Annotated[int, BeforeValidator(_duration)]
