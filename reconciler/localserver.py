@@ -65,6 +65,25 @@ def service_user() -> str | None:
     return "pgrecon"
 
 
+def grant_to(path: Path, os_user: str | None, mode: int = 0o700) -> None:
+    """Give ``os_user`` the directory ``path`` and everything in it, and let it reach ``path``
+    (parents get o+x). Nothing to do when we are not root (``os_user`` is None)."""
+    if not os_user:
+        return
+    entry = pwd.getpwnam(os_user)
+    for root, dirs, files in os.walk(path):
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        for name in files:
+            os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+    os.chmod(path, mode)
+    parent = Path(path).resolve().parent
+    while parent != parent.parent:
+        current = parent.stat().st_mode
+        if not current & 0o001:
+            os.chmod(parent, current | 0o011)
+        parent = parent.parent
+
+
 def _quote_conf(value: str) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -151,20 +170,7 @@ class LocalServer:
         self._grant(self.data_dir)
 
     def _grant(self, path: Path) -> None:
-        if not self.os_user:
-            return
-        entry = pwd.getpwnam(self.os_user)
-        for root, dirs, files in os.walk(path):
-            os.chown(root, entry.pw_uid, entry.pw_gid)
-            for name in files:
-                os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
-        os.chmod(path, 0o700)
-        parent = path.parent
-        while parent != parent.parent:  # the server user must be able to reach its directory
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                os.chmod(parent, mode | 0o011)
-            parent = parent.parent
+        grant_to(path, self.os_user, mode=0o700)
 
     def start(self, port: int | None = None) -> "LocalServer":
         """Initialise if needed and start the server (no-op when it runs already)."""

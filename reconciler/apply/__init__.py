@@ -90,7 +90,10 @@ def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOpt
             check_hazards(plan, options.allow_hazards)
             if on_plan:
                 on_plan(plan)
-            results = Executor(conn, monitor_conn, options, reporter).run(plan)
+            pgbouncer_dsn = None
+            if spec.pgbouncer is not None and spec.pgbouncer.admin_dsn is not None:
+                pgbouncer_dsn = spec.secret(("pgbouncer", "admin_dsn"), spec.pgbouncer.admin_dsn)
+            results = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=pgbouncer_dsn).run(plan)
             remaining = verify(dsn, spec, now or plan.now)
         finally:
             if not conn.broken:

@@ -50,6 +50,24 @@ class ApplyReporter(Protocol):
     def change_done(self, change: Change, seconds: float) -> None: ...
 
 
+def write_config_file(path: str, content: str) -> None:
+    """Replace a configuration file atomically (write beside it, then rename), keeping its mode."""
+    import os
+    target = os.path.abspath(path)
+    tmp = f"{target}.pgrecon-tmp"
+    mode = os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o644
+    with open(tmp, "w") as fh:
+        fh.write(content)
+    os.chmod(tmp, mode)
+    if os.path.exists(target):
+        stat = os.stat(target)
+        try:
+            os.chown(tmp, stat.st_uid, stat.st_gid)
+        except PermissionError:
+            pass
+    os.replace(tmp, target)
+
+
 class SilentReporter:
     """An :class:`ApplyReporter` that says nothing."""
 
@@ -85,7 +103,9 @@ class Executor:
     """Runs changes on ``conn`` (autocommit), watching each statement from ``monitor_conn``."""
 
     def __init__(self, conn: psycopg.Connection, monitor_conn: psycopg.Connection | None,
-                 options: ApplyOptions, reporter: ApplyReporter | None = None, sleep=time.sleep):
+                 options: ApplyOptions, reporter: ApplyReporter | None = None, sleep=time.sleep,
+                 pgbouncer_dsn: str | None = None):
+        self.pgbouncer_dsn = pgbouncer_dsn
         self.conn = conn
         self.monitor_conn = monitor_conn
         self.options = options
@@ -118,6 +138,10 @@ class Executor:
 
     def run_statement(self, change: Change, statement: Statement) -> None:
         """Run one statement with timeouts, lock-timeout retries and cleanup of failed builds."""
+        if statement.target == "file":
+            return write_config_file(statement.path, statement.content)
+        if statement.target == "pgbouncer":
+            return self._pgbouncer_reload(statement)
         opts = self.options
         timeout = opts.build_timeout_ms if statement.timeout == "build" else opts.statement_timeout_ms
         for attempt in range(opts.lock_retries + 1):
@@ -153,6 +177,25 @@ class Executor:
                 self._clean_failed_build(statement)
                 raise ApplyFailed(f"{change.kind} {change.action} {change.name} failed: {_server_message(exc)}\n"
                                   f"Statement: {statement.sql}") from None
+
+    def _pgbouncer_reload(self, statement: Statement, wait_s: float = 3.0) -> None:
+        """RELOAD, then check SHOW CONFIG: PgBouncer keeps its old configuration when a reload
+        fails and says so only in its log."""
+        from ..pgbouncer.live import read_live, reload
+        if not self.pgbouncer_dsn:
+            raise ApplyFailed("pgbouncer.admin_dsn is needed to reload PgBouncer")
+        reload(self.pgbouncer_dsn)
+        deadline = time.monotonic() + wait_s
+        while True:
+            config = read_live(self.pgbouncer_dsn).config
+            wrong = {k: v for k, v in (statement.expect or {}).items() if (config.get(k, (None,))[0] or "") != v}
+            if not wrong:
+                return
+            if time.monotonic() >= deadline:
+                shown = ", ".join(f"{k} is {config.get(k, (None,))[0]!r}, expected {v!r}" for k, v in wrong.items())
+                raise ApplyFailed(f"PgBouncer kept its old configuration after RELOAD ({shown}); the new file "
+                                  f"was probably refused: see PgBouncer's log")
+            self.sleep(0.2)
 
     def _monitor(self, change: Change, statement: Statement) -> StatementMonitor | None:
         if self.monitor_conn is None:

@@ -63,7 +63,11 @@ def diff_settings(desired: dict[str, DesiredSetting], live: LiveSettings, module
         try:
             value = normalize(defn, want.text)
         except SettingValueError as exc:
-            out.problems.append((want.path, f"{want.name}: {exc}"))
+            if want.derived:  # e.g. wal_compression lz4 on a server built without lz4
+                out.notes.append((want.name, f"derived value {want.text} is not accepted by this server ({exc}); "
+                                             f"left as it is"))
+            else:
+                out.problems.append((want.path, f"{want.name}: {exc}"))
             continue
         out.normalized[lower] = value
         now = normalize(defn, current.setting)

@@ -10,8 +10,6 @@ a query. It refuses to run as root, so when we are root it is started with ``-u 
 
 from __future__ import annotations
 
-import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -23,7 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ..errors import PgreconError
-from ..localserver import free_port, service_user
+from ..localserver import free_port, grant_to, service_user
 
 DEFAULT_BINARY = Path(shutil.which("pgbouncer") or "/usr/sbin/pgbouncer")
 
@@ -65,24 +63,18 @@ class LocalPgbouncer:
         self.stop()
 
     def _grant(self) -> None:
-        if not self.os_user:
-            return
-        entry = pwd.getpwnam(self.os_user)
-        os.chmod(self.workdir, 0o755)
-        for path in [self.workdir, *self.workdir.iterdir()]:
-            os.chown(path, entry.pw_uid, entry.pw_gid)
+        grant_to(self.workdir, self.os_user, mode=0o755)
 
     def start(self, timeout: float = 10.0) -> "LocalPgbouncer":
         """Start PgBouncer and wait until it accepts connections; its log is in the error."""
         self._grant()
         argv = [str(self.binary)] + (["-u", self.os_user] if self.os_user else []) + [str(self.ini)]
-        self.process = subprocess.Popen(argv, cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True)
+        self._output = open(self.output_file, "ab")
+        self.process = subprocess.Popen(argv, cwd=self.workdir, stdout=self._output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read() if self.process.stdout else ""
-                raise PgreconError(f"PgBouncer exited ({self.process.returncode}) at start:\n{output}{self.log()}")
+                raise PgreconError(f"PgBouncer exited ({self.process.returncode}) at start:\n{self.log()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
@@ -91,9 +83,15 @@ class LocalPgbouncer:
         self.stop()
         raise PgreconError(f"PgBouncer did not listen on port {self.port} within {timeout}s:\n{self.log()}")
 
+    @property
+    def output_file(self) -> Path:
+        return Path(tempfile.gettempdir()) / f"pgrecon-pgbouncer-{self.port}.out"
+
     def log(self) -> str:
-        path = self.workdir / "pgbouncer.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        """PgBouncer's log file (when it has one in its directory) and what it printed."""
+        parts = [p.read_text(errors="replace") for p in (self.workdir / "pgbouncer.log", self.output_file)
+                 if p.exists()]
+        return "".join(parts)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -104,6 +102,10 @@ class LocalPgbouncer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if getattr(self, "_output", None) is not None:
+            self._output.close()
+            self._output = None
+            self.output_file.unlink(missing_ok=True)
         if self._owned_tmp is not None:
             self._owned_tmp.cleanup()
             self._owned_tmp = None

@@ -19,10 +19,16 @@ from ..diff.partitions import PartitionDiff, default_partition, diff_partitions,
 from ..diff.settings import SettingDiff, diff_settings
 from ..catalog.settings import read_settings
 from ..settings.desired import desired_settings
+from ..settings.values import normalize
+from ..pgbouncer.checks import LIMIT_NAMES, cross_check, limits_from, target_release
+from ..pgbouncer.live import read_live
+from ..diff.pgbouncer import diff_pgbouncer, read_ini_pairs
+from ..render.files import pgbouncer_ini, pgbouncer_settings
+from pathlib import Path
 from ..errors import SpecError
 from ..perf import paused_gc
 from ..spec.models import Spec, split_table_key
-from .builder import extension_change, index_changes, partition_changes, setting_changes
+from .builder import extension_change, index_changes, partition_changes, pgbouncer_change, setting_changes
 from .models import Change, Hazard, Note, Plan, Statement
 
 __all__ = ["Change", "Hazard", "Note", "Plan", "Statement", "make_plan", "read_for_spec"]
@@ -61,6 +67,40 @@ def _setting_diff(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> Set
     if preload is not None:
         modules |= {part.strip().lower() for part in preload.setting.split(",") if part.strip()}
     return diff_settings(desired, live, modules, spec.postgres.prune_unmanaged_settings, catalog.server.major)
+
+
+def _pgbouncer(conn: psycopg.Connection, spec: Spec, catalog: Catalog,
+               setting_diff: SettingDiff) -> tuple[list[Change], list[Note]]:
+    """Cross-check the pool with the server's limits; compare with a running PgBouncer."""
+    pb = spec.pgbouncer
+    live_limits = read_settings(conn, list(LIMIT_NAMES)).values
+    values = {name: normalize(s.definition, s.setting) for name, s in live_limits.items()}
+    declared = [n for n in LIMIT_NAMES if n in setting_diff.normalized]
+    values.update({n: setting_diff.normalized[n] for n in declared})
+    source = (f"{', '.join(declared)} from the spec, " if declared else "") + "the live server otherwise"
+    live = read_live(spec.secret(("pgbouncer", "admin_dsn"), pb.admin_dsn)) if pb.admin_dsn else None
+    release = live.version if live else target_release(spec)
+    checked = cross_check(pb, limits_from(values, source), release)
+    if checked.problems:
+        raise SpecError([spec.source.problem(("pgbouncer",) + p, m) for p, m in checked.problems])
+    notes = [Note(kind="pgbouncer", name="", message=w) for w in checked.warnings]
+    if live is None:
+        return [], notes
+    ini = pgbouncer_ini(spec, spec.source.file if spec.source else "schema.yaml")
+    on_disk = None
+    if pb.config_file and Path(pb.config_file).exists():
+        on_disk = read_ini_pairs(Path(pb.config_file).read_text())
+    databases = {name: db.model_dump(exclude_none=True) for name, db in pb.databases.items()}
+    diff = diff_pgbouncer(pgbouncer_settings(spec), databases, live, on_disk)
+    notes += [Note(kind="pgbouncer", name=k, message="written; takes effect when PgBouncer restarts")
+              for k in diff.pending]
+    if diff.empty:
+        return [], notes
+    if not pb.config_file:
+        raise SpecError([spec.source.problem(("pgbouncer", "config_file"),
+                                             "the running PgBouncer differs from the spec; set config_file to "
+                                             "the pgbouncer.ini it reads so that apply can write it")])
+    return [pgbouncer_change(diff, pb.config_file, ini.content)], notes
 
 
 def read_for_spec(conn: psycopg.Connection, spec: Spec) -> Catalog:
@@ -102,6 +142,10 @@ def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None) -> Pl
     notes += [Note(kind="index", name=n.name, table=n.table, message=n.message) for n in index_diff.notes]
     notes += [Note(kind="partition", name=name, table=table, message=m) for table, name, m in partition_diff.notes]
     notes += [Note(kind="setting", name=name, message=m) for name, m in setting_diff.notes]
+    if spec.pgbouncer is not None:
+        pb_changes, pb_notes = _pgbouncer(conn, spec, catalog, setting_diff)
+        changes += pb_changes
+        notes += pb_notes
     return Plan(
         spec_sha256=source.sha256 if source else "",
         fingerprint=catalog.fingerprint,

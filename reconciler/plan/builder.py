@@ -12,6 +12,7 @@ from ..diff.extensions import ExtensionAction
 from ..diff.indexes import IndexAction, PartitionStep, temp_index_name
 from ..diff.partitions import PartitionAction
 from ..diff.settings import SettingAction
+from ..diff.pgbouncer import PgbouncerDiff
 from ..render import render_statement
 from .models import Change, Hazard, Statement
 
@@ -224,3 +225,18 @@ def setting_changes(actions: list[SettingAction]) -> list[Change]:
                               details={"from": action.current, "to": action.desired, "effect": action.effect,
                                        "source": action.source}))
     return changes
+
+
+def pgbouncer_change(diff: PgbouncerDiff, config_file: str, content: str) -> Change:
+    """Write pgbouncer.ini and RELOAD; settings RELOAD cannot change need a restart (never done)."""
+    reloadable = {k: v[1] for k, v in diff.settings.items() if k not in diff.restart}
+    parts = [f"{k} {old} -> {new}" for k, (old, new) in sorted(diff.settings.items())]
+    parts += [f"database {name}: {what}" for name, what in sorted(diff.databases.items())]
+    statements = (Statement(sql=f"-- write {config_file}", target="file", path=config_file, content=content),
+                  Statement(sql="RELOAD", target="pgbouncer", expect=reloadable))
+    return Change(kind="pgbouncer", action="reload", name="pgbouncer.ini", reason="; ".join(parts),
+                  statements=statements,
+                  hazards=(Hazard.RESTART_REQUIRED,) if diff.restart else (), requires_restart=bool(diff.restart),
+                  details={"settings": {k: {"from": old, "to": new, "reload": k not in diff.restart}
+                                        for k, (old, new) in diff.settings.items()},
+                           "databases": diff.databases})

@@ -57,6 +57,11 @@ class Statement(_Frozen):
     timeout: Literal["ddl", "build"] = Field("ddl", description="which statement_timeout applies")
     builds: tuple[str, str] | None = Field(None, description="(schema, index) this statement builds")
     block: bool = Field(False, description="several statements that run together in one transaction")
+    target: Literal["database", "pgbouncer", "file"] = Field(
+        "database", description="where it runs: the database, the PgBouncer admin console, or a file write")
+    path: str | None = Field(None, description="file target: the file written")
+    content: str | None = Field(None, description="file target: what is written")
+    expect: dict[str, str] | None = Field(None, description="pgbouncer target: SHOW CONFIG values to see after")
 
 
 class Change(_Frozen):

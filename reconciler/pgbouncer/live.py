@@ -1,0 +1,53 @@
+"""A running PgBouncer, through its admin console: what it runs with, and RELOAD.
+
+The admin console speaks only the simple query protocol, so a client-side-binding cursor is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ..connection import describe_dsn, redact
+from ..errors import ConnectionFailed
+
+SHOW = {"CONFIG": "SHOW CONFIG", "DATABASES": "SHOW DATABASES", "VERSION": "SHOW VERSION", "POOLS": "SHOW POOLS"}
+
+
+@dataclass(frozen=True)
+class LivePgbouncer:
+    version: str                                  # e.g. "1.18.0"
+    config: dict[str, tuple[str | None, bool]]    # key -> (value, changeable by RELOAD)
+    databases: dict[str, dict]                    # SHOW DATABASES rows by name
+
+
+def admin_connect(dsn: str) -> psycopg.Connection:
+    """Connect to the admin console (``dbname=pgbouncer``); errors name the target, not secrets."""
+    try:
+        return psycopg.connect(dsn, autocommit=True, cursor_factory=psycopg.ClientCursor, connect_timeout=10)
+    except psycopg.Error as exc:
+        reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, (dsn,))
+        raise ConnectionFailed(f"cannot connect to the PgBouncer admin console {describe_dsn(dsn)}: {reason}") from None
+
+
+def show(conn: psycopg.Connection, what: str) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(SHOW[what])
+        return cur.fetchall()
+
+
+def read_live(dsn: str) -> LivePgbouncer:
+    """``SHOW VERSION``, ``SHOW CONFIG`` and ``SHOW DATABASES`` of the PgBouncer at ``dsn``."""
+    with admin_connect(dsn) as conn:
+        version_rows = show(conn, "VERSION")
+        version = str(next(iter(version_rows[0].values()))).split()[-1] if version_rows else "?"
+        config = {r["key"]: (r["value"], r.get("changeable") == "yes") for r in show(conn, "CONFIG")}
+        databases = {r["name"]: r for r in show(conn, "DATABASES")}
+    return LivePgbouncer(version, config, databases)
+
+
+def reload(dsn: str) -> None:
+    with admin_connect(dsn) as conn:
+        conn.execute("RELOAD")
