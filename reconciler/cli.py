@@ -159,6 +159,68 @@ def apply(planfile: Optional[Path] = typer.Argument(None, help="a plan saved by 
                f"the database is in sync.\n", markup=False)
 
 
+@app.command()
+@command
+def advise(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embedded,
+           fmt: str = typer.Option("text", "--format", help="text | json | markdown"),
+           write: bool = typer.Option(False, "--write", help="add recommendations to the spec file"),
+           analyze: bool = typer.Option(False, "--analyze", help="EXPLAIN ANALYZE SELECTs without parameters "
+                                                                 "(rolled back, with a statement timeout)")):
+    """Slow statements, their plans, index recommendations, redundant and unused indexes, a report."""
+    from .advise.advisor import run_advise
+    from .connection import connect
+    from .render import render as render_template
+    if fmt not in ("text", "json", "markdown"):
+        raise PgreconError("--format must be one of text, json, markdown")
+    spec = load_spec(file)
+    with connect(_target(spec, dsn, embedded)) as conn:
+        advice = run_advise(conn, spec, analyze=analyze)
+    data = advice.to_json()
+    if fmt == "json":
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        template = "output/advise.txt.j2" if fmt == "text" else "output/advise.md.j2"
+        _print(render_template(template, a=data, hypopg=advice.hypopg), markup=fmt == "text")
+    if write:
+        from .advise.write import write_advice
+        for line in write_advice(file, advice):
+            _print(f"{file}: {line}\n", markup=False)
+
+
+@app.command()
+@command
+def maintain(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embedded, now: Optional[str] = Now,
+             dry_run: bool = typer.Option(False, "--dry-run", help="show what is due, run nothing"),
+             force: bool = typer.Option(False, "--force", help="run even outside the schedule window"),
+             fmt: str = typer.Option("text", "--format", help="text | json")):
+    """ANALYZE, VACUUM and REINDEX CONCURRENTLY what is due, inside the spec's maintenance window."""
+    from .maintain import run_maintain
+    spec = load_spec(file)
+    if spec.maintenance is None:
+        raise PgreconError(f"{file} has no maintenance: section (schedule, window, thresholds)")
+
+    def log(action):
+        if fmt == "text":
+            _print(f"{action.kind} {action.target}: {action.reason}; before {action.before}, after {action.after} "
+                   f"({action.seconds}s)\n", markup=False)
+
+    run = run_maintain(_target(spec, dsn, embedded), spec, now=_parse_now(now), dry_run=dry_run, force=force,
+                       lock_timeout_ms=spec.target.lock_timeout, on_action=log)
+    if fmt == "json":
+        print(json.dumps({"now": run.now.isoformat(), "window_open": run.window_open, "window": run.window,
+                          "ran": run.ran, "actions": [a.__dict__ for a in run.actions]}, indent=2, default=str))
+        return
+    state = "open" if run.window_open else "closed"
+    _print(f"maintenance window {run.window}: {state} at {run.now:%Y-%m-%d %H:%M %Z}\n", markup=False)
+    if not run.ran:
+        for action in run.actions:
+            _print(f"due: {action.kind} {action.target}: {action.reason}\n    {action.sql}\n", markup=False)
+        if run.actions and not dry_run and not run.window_open:
+            _print("nothing was run: the window is closed (use --force to run now)\n", markup=False)
+        if not run.actions:
+            _print("nothing is due\n", markup=False)
+
+
 @app.command("render")
 @command
 def render_command(file: Path = SpecFile,

@@ -73,6 +73,33 @@ def create_example_database(server: LocalServer, agents: int, links: int, dbname
         return load_generator().generate(conn, agents=agents, links=links)
 
 
+WORKLOAD = [
+    ("SELECT id, name, last_active FROM agents WHERE status = 'active' ORDER BY last_active DESC NULLS LAST LIMIT 20", None),
+    ("SELECT a.id, a.name FROM agents a JOIN agent_coalition ac ON ac.agent_id = a.id "
+     "WHERE ac.coalition_id = (SELECT id FROM coalitions ORDER BY id OFFSET %s LIMIT 1)", "offset"),
+    ("SELECT id, name FROM agents WHERE lower(name) LIKE %s LIMIT 20", "like"),
+    ("SELECT id, name, inference_count FROM agents WHERE inference_count > %s ORDER BY inference_count LIMIT 10",
+     "number"),
+    ("SELECT id, status FROM coalitions WHERE name = %s", "name"),
+]
+
+
+def run_workload(dsn: str, rounds: int = 40) -> int:
+    """Application-like statements (recorded by pg_stat_statements) for the advisor to read."""
+    import random
+    rng = random.Random(7)
+    calls = 0
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for _ in range(rounds):
+            for query, kind in WORKLOAD:
+                value = {"offset": rng.randint(0, 50), "like": f"%{rng.choice(['nova', 'raven', 'iris'])}%",
+                         "number": rng.randint(40_000, 49_000), "name": f"coalition_nova_{rng.randint(0, 400)}"}.get(kind)
+                conn.execute(query, (value,) if kind else None).fetchall()
+                calls += 1
+    return calls
+
+
 def stop_demo(data_dir: Path = DEFAULT_DATA_DIR) -> None:
     from .console import out_console
     server = demo_server(data_dir)
@@ -130,5 +157,15 @@ def run_demo(data_dir: Path, spec_file: Path, agents: int, links: int) -> None:
     console.print(format_plan(second, "text"), highlight=False, end="")
     if not second.empty:
         raise PgreconError("the second plan is not empty: the demo did not converge")
+    step("Some FreeAgentics traffic (pg_stat_statements reset first), then pgrecon advise")
+    started = time.monotonic()
+    calls = run_workload(dsn)
+    console.print(f"{calls:,} statements in {time.monotonic() - started:.1f}s", highlight=False)
+    from .advise.advisor import run_advise
+    from .render import render
+    with connect(dsn) as conn:
+        advice = run_advise(conn, spec)
+    console.print(render("output/advise.txt.j2", a=advice.to_json(), hypopg=advice.hypopg), highlight=False, end="")
+
     console.print(f"\nThe demo server keeps running: `pgrecon plan --embedded` targets it, "
                   f"`pgrecon demo --stop` stops it (data in {data_dir}).", highlight=False)

@@ -26,7 +26,10 @@ class CliResult:
 
     @property
     def json(self):
-        return json.loads(self.stdout)
+        try:
+            return json.loads(self.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(f"not JSON (exit {self.exit_code}):\n{self.stdout}\n{self.stderr}") from None
 
 
 @dataclass

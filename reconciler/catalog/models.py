@@ -116,6 +116,8 @@ class LiveTable:
     partition_bound: str | None = None
     partition_key: str | None = None
     detach_pending: bool = False
+    storage: tuple[tuple[str, str], ...] = ()
+    has_toast: bool = True
 
     @property
     def partitioned(self) -> bool:

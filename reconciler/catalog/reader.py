@@ -51,7 +51,7 @@ def read_catalog(conn: psycopg.Connection, table_keys: list[tuple[str, str]],
         extensions = {d["name"]: LiveExtension(**d) for d in _dicts(ext_cols, ext_rows)}
         table_dicts = read_tables(conn, table_keys)
         table_rows = [tuple(d.values()) for d in table_dicts]
-        tables = {d["oid"]: _table(d) for d in table_dicts}
+        tables = {d["oid"]: live_table(d) for d in table_dicts}
         indexes, index_rows = read_indexes(conn, table_dicts)
         fingerprint = hashlib.sha256(pickle.dumps((ext_rows, table_rows, index_rows), protocol=5)).hexdigest()
     return Catalog(server=server, tables=tables, indexes=indexes, extensions=extensions, fingerprint=fingerprint)
@@ -75,13 +75,15 @@ def read_indexes(conn: psycopg.Connection, table_dicts: list[dict]) -> tuple[dic
     return indexes, index_rows
 
 
-def _table(row: dict) -> LiveTable:
+def live_table(row: dict) -> LiveTable:
     columns = tuple(Column(name, type_, collation, not_null)
                     for name, type_, collation, not_null in zip(row["names"] or (), row["types"] or (),
                                                                 row["collations"] or (), row["not_null"] or ()))
     return LiveTable(oid=row["oid"], schema=row["schema"], name=row["name"], kind=row["kind"],
                      columns=columns, parent_oid=row["parent_oid"], partition_bound=row["partition_bound"],
-                     partition_key=row["partition_key"], detach_pending=row["detach_pending"])
+                     partition_key=row["partition_key"], detach_pending=row["detach_pending"],
+                     storage=normalize_storage((row["storage"] or []) + [f"toast.{o}" for o in row["toast_storage"] or []]),
+                     has_toast=row["has_toast"])
 
 
 class IndexNames:

@@ -17,6 +17,7 @@ from ..catalog.partitions import RangeCount, database_now, oldest_rows, rows_in_
 from ..diff import diff_extensions, diff_indexes
 from ..diff.partitions import PartitionDiff, default_partition, diff_partitions, literal, partition_plans
 from ..diff.settings import SettingDiff, diff_settings
+from ..diff.tables import diff_tables
 from ..catalog.settings import read_settings
 from ..settings.desired import desired_settings
 from ..settings.values import normalize
@@ -28,7 +29,8 @@ from pathlib import Path
 from ..errors import SpecError
 from ..perf import paused_gc
 from ..spec.models import Spec, split_table_key
-from .builder import extension_change, index_changes, partition_changes, pgbouncer_change, setting_changes
+from .builder import (extension_change, index_changes, partition_changes, pgbouncer_change, setting_changes,
+                      table_storage_change)
 from .models import Change, Hazard, Note, Plan, Statement
 
 __all__ = ["Change", "Hazard", "Note", "Plan", "Statement", "make_plan", "read_for_spec"]
@@ -129,12 +131,14 @@ def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None) -> Pl
         now = database_now(conn)
     partition_diff = _partition_diff(conn, spec, catalog, now) if partitioned else PartitionDiff()
     setting_diff = _setting_diff(conn, spec, catalog) if spec.postgres else SettingDiff()
+    table_diff = diff_tables(spec, catalog)
     problems += [source.problem(p, m) for p, m in extension_diff.problems + index_diff.problems
-                 + partition_diff.problems + setting_diff.problems]
+                 + partition_diff.problems + setting_diff.problems + table_diff.problems]
     if problems:
         raise SpecError(problems)
     changes: list[Change] = setting_changes(setting_diff.actions)
     changes += [extension_change(a) for a in extension_diff.actions]
+    changes += [table_storage_change(a) for a in table_diff.actions]
     changes += index_changes(index_diff.actions)
     creates, retirements = partition_changes(partition_diff.actions)
     changes += creates + retirements

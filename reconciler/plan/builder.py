@@ -13,6 +13,7 @@ from ..diff.indexes import IndexAction, PartitionStep, temp_index_name
 from ..diff.partitions import PartitionAction
 from ..diff.settings import SettingAction
 from ..diff.pgbouncer import PgbouncerDiff
+from ..diff.tables import TableStorageAction
 from ..render import render_statement
 from .models import Change, Hazard, Statement
 
@@ -240,3 +241,15 @@ def pgbouncer_change(diff: PgbouncerDiff, config_file: str, content: str) -> Cha
                   details={"settings": {k: {"from": old, "to": new, "reload": k not in diff.restart}
                                         for k, (old, new) in diff.settings.items()},
                            "databases": diff.databases})
+
+
+def table_storage_change(action: TableStorageAction) -> Change:
+    """ALTER TABLE … SET (…), RESET (…) for one table's storage parameters."""
+    table = action.table
+    sql = render_statement("alter_table_storage", table=(table.schema, table.name), set_=action.set,
+                           reset=action.reset)
+    parts = [f"{k} {action.before.get(k, '(default)')} -> {v}" for k, v in sorted(action.set.items())]
+    parts += [f"{k} {action.before[k]} -> (default)" for k in action.reset]
+    return Change(kind="table-setting", action="set" if action.set else "reset", name=table.key, table=table.key,
+                  reason="; ".join(parts), statements=(Statement(sql=sql, lock=SHARE_UPDATE_EXCLUSIVE),),
+                  details={"set": action.set, "reset": action.reset})

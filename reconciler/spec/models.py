@@ -17,6 +17,7 @@ from .. import sqltext
 from .partitioning import PartitioningSpec
 from .pgbouncer import PgbouncerSpec
 from .postgres import PostgresSpec
+from .operations import MaintenanceSpec, MonitoringSpec
 from .types import (DurationMs, EnvSecret, Identifier, ScalarText, StrictModel, _identifier,
                     _sql_expression, expand_env)
 
@@ -153,6 +154,19 @@ class TableSpec(StrictModel):
         False, description="drop indexes not in the spec (needs the index-drop hazard allowed)")
     indexes: list[IndexSpec] = Field(default_factory=list)
     partitioning: PartitioningSpec | None = None
+    storage: dict[str, ScalarText] | None = Field(
+        None, description="table storage parameters (autovacuum_*, fillfactor, toast.*); when given, "
+                          "parameters not listed are reset")
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for key, text in (value or {}).items():
+            if not re.fullmatch(r"(toast\.)?[a-z_][a-z0-9_]*", key):
+                raise ValueError(f"{key!r} is not a storage parameter name")
+            if any(ch in text for ch in "\n\r\x00"):
+                raise ValueError(f"the value of {key} contains a line break")
+        return value
 
 
 def _table_key(value: str) -> str:
@@ -203,6 +217,8 @@ class Spec(StrictModel):
     tables: dict[TableKey, TableSpec] = Field(default_factory=dict)
     postgres: PostgresSpec | None = None
     pgbouncer: PgbouncerSpec | None = None
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    maintenance: MaintenanceSpec | None = None
 
     _source: Any = PrivateAttr(None)
 

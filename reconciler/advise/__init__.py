@@ -1,0 +1,1 @@
+"""The advisor: slow statements, plans, index recommendations, redundant and unused indexes."""

@@ -1,0 +1,54 @@
+"""Declared table storage parameters versus live ones: pure functions, no I/O.
+
+When a table declares ``storage``, its storage parameters are exactly those: differing or missing
+ones are set, others are reset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..catalog.models import Catalog, LiveTable
+from ..catalog.reader import normalize_option_value
+from ..spec.models import Spec
+
+
+@dataclass(frozen=True)
+class TableStorageAction:
+    table: LiveTable
+    set: dict[str, str]                      # parameter -> value as written
+    reset: list[str]
+    before: dict[str, str]
+
+
+@dataclass
+class TableDiff:
+    actions: list[TableStorageAction] = field(default_factory=list)
+    problems: list[tuple[tuple, str]] = field(default_factory=list)
+
+
+def diff_tables(spec: Spec, catalog: Catalog) -> TableDiff:
+    out = TableDiff()
+    for key, table_spec in spec.tables.items():
+        if table_spec.storage is None:
+            continue
+        table = catalog.table(key)
+        if table is None:
+            continue
+        if table.partitioned and table_spec.storage:
+            out.problems.append((("tables", key, "storage"), f"{key} is partitioned: PostgreSQL keeps storage "
+                                                              f"parameters on its partitions, not on the parent"))
+            continue
+        toast = [k for k in table_spec.storage if k.startswith("toast.")]
+        if toast and not table.has_toast:
+            out.problems.append((("tables", key, "storage", toast[0]),
+                                 f"{key} has no TOAST table (no column that can be toasted): toast.* "
+                                 f"parameters would be ignored"))
+            continue
+        live = dict(table.storage)
+        wanted = {k: v for k, v in table_spec.storage.items()}
+        to_set = {k: v for k, v in wanted.items() if live.get(k) != normalize_option_value(v)}
+        to_reset = sorted(k for k in live if k not in wanted)
+        if to_set or to_reset:
+            out.actions.append(TableStorageAction(table, to_set, to_reset, live))
+    return out
