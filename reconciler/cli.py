@@ -221,6 +221,30 @@ def maintain(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = E
             _print("nothing is due\n", markup=False)
 
 
+@app.command()
+@command
+def bench(agents: int = typer.Option(10_000, help="agents (the seed measured 10,000)"),
+          links: int = typer.Option(50_000, help="agent-coalition links (the seed measured 50,000)"),
+          scale: int = typer.Option(1, help="multiply agents and links (10, 100)"),
+          repeat: int = typer.Option(21, help="runs per query figure (fewer for the heavy ones)"),
+          embedded: bool = typer.Option(True, "--embedded/--no-embedded", help="a fresh local server"),
+          dsn: Optional[str] = typer.Option(None, "--dsn", help="measure on this server instead"),
+          data_dir: Path = typer.Option(Path(".pgrecon/bench-runtime"), help="the local server's data"),
+          file: Path = SpecFile,
+          fmt: str = typer.Option("text", "--format", help="text | json")):
+    """Reproduce the seed's before/after table on this machine."""
+    from .benchmark import run_bench
+    from .console import err_console
+    from .render import render as render_template
+    result = run_bench(agents * scale, links * scale, repeat, data_dir=data_dir, dsn=dsn if dsn else None,
+                       spec_file=file, on_step=lambda t: err_console.print(f"==> {t}", markup=False, highlight=False))
+    data = result.as_dict()
+    if fmt == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        _print(render_template("output/bench.txt.j2", r=data), markup=False)
+
+
 @app.command("render")
 @command
 def render_command(file: Path = SpecFile,

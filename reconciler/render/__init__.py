@@ -81,6 +81,16 @@ def connstr_value(value) -> str:
     return f"'{text}'" if any(ch.isspace() for ch in text) or text == "" else text
 
 
+def _milliseconds(value) -> str:
+    """``12.3ms`` below a second, ``1.52s`` above."""
+    value = float(value)
+    if value >= 1000:
+        return f"{value / 1000:.2f}s"
+    if value < 0.1:
+        return f"{value * 1000:.1f}us"
+    return f"{value:.2f}ms" if value < 10 else f"{value:.1f}ms"
+
+
 def _one_line(text) -> str:
     """Text safe inside a one-line comment: no line breaks."""
     return " ".join(str(text).splitlines())
@@ -114,6 +124,7 @@ def environment() -> jinja2.Environment:
     env.filters["sqlcomment"] = _one_line
     env.filters["conf"] = conf_value
     env.filters["connstr"] = connstr_value
+    env.filters["ms"] = _milliseconds
     return env
 
 

@@ -1,0 +1,76 @@
+"""Per-statement timings, and a log line for every statement slower than a threshold.
+
+>>> timings = QueryTimings(slow_ms=100)
+>>> instrument(conn, timings)                       # doctest: +SKIP
+>>> conn.execute("SELECT pg_sleep(0.2)")            # doctest: +SKIP  (logged as slow)
+>>> timings.summary()[0]["calls"]                   # doctest: +SKIP
+1
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+logger = logging.getLogger("pgrecon.queries")
+
+
+@dataclass
+class StatementTiming:
+    calls: int = 0
+    total_ms: float = 0.0
+    max_ms: float = 0.0
+    slow: int = 0
+
+
+class QueryTimings:
+    """Timings by statement text; statements slower than ``slow_ms`` are logged (WARNING)."""
+
+    def __init__(self, slow_ms: float = 100.0):
+        self.slow_ms = slow_ms
+        self._by_statement: dict[str, StatementTiming] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_spec(cls, spec) -> "QueryTimings":
+        return cls(spec.monitoring.slow_query_ms if spec is not None else 100.0)
+
+    def record(self, statement: str, elapsed_ms: float) -> None:
+        with self._lock:
+            entry = self._by_statement.setdefault(statement, StatementTiming())
+            entry.calls += 1
+            entry.total_ms += elapsed_ms
+            entry.max_ms = max(entry.max_ms, elapsed_ms)
+            if elapsed_ms >= self.slow_ms:
+                entry.slow += 1
+        if elapsed_ms >= self.slow_ms:
+            logger.warning("slow statement (%.1f ms >= %.0f ms): %s", elapsed_ms, self.slow_ms, statement[:500])
+
+    def summary(self) -> list[dict]:
+        """Statements by total time: calls, total, mean and max milliseconds, slow count."""
+        with self._lock:
+            rows = [{"statement": s, "calls": t.calls, "total_ms": round(t.total_ms, 3),
+                     "mean_ms": round(t.total_ms / t.calls, 3), "max_ms": round(t.max_ms, 3), "slow": t.slow}
+                    for s, t in self._by_statement.items()]
+        return sorted(rows, key=lambda r: -r["total_ms"])
+
+
+def instrument(conn: psycopg.Connection, timings: QueryTimings) -> psycopg.Connection:
+    """Make every ``execute`` on ``conn`` record its time into ``timings``."""
+    base = conn.cursor_factory
+
+    class TimedCursor(base):
+        def execute(self, query, params=None, **kwargs):
+            started = time.perf_counter()
+            try:
+                return super().execute(query, params, **kwargs)
+            finally:
+                text = query if isinstance(query, str) else query.as_string(self.connection)
+                timings.record(text, (time.perf_counter() - started) * 1000)
+
+    conn.cursor_factory = TimedCursor
+    return conn
