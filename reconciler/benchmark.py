@@ -42,7 +42,7 @@ ACTIVE = ("SELECT id, name, last_active FROM agents WHERE status = 'active' "
 MEMBERS = ("SELECT a.id, a.name, ac.role FROM agent_coalition ac JOIN agents a ON a.id = ac.agent_id "
            "WHERE ac.coalition_id = %s ORDER BY ac.contribution_score DESC")
 SEARCH = "SELECT id, name FROM agents WHERE lower(name) LIKE %s LIMIT 50"
-WORDS = ["alpha", "bravo", "cedar", "delta", "ember", "falcon", "granite", "harbor", "iris", "juniper"]
+WORDS = ["alpha", "bravo", "cedar", "delta", "ember", "falcon", "granite", "harbor", "iris", "juniper"]  # as in generate.py
 
 
 @dataclass
@@ -105,7 +105,7 @@ def _agent_rows(n: int) -> list[tuple]:
 AGENT_COLUMNS = ["id", "name", "template", "status", "beliefs", "metrics"]
 
 
-def _queries(dsn: str, repeat: int, prepared: PreparedStatements | None) -> dict[str, Figure]:
+def _queries(dsn: str, repeat: int, prepared: PreparedStatements | None, agents: int) -> dict[str, Figure]:
     """The three lookups on one connection (prepared statements when given)."""
     out = {}
     rng = random.Random(1)
@@ -122,7 +122,8 @@ def _queries(dsn: str, repeat: int, prepared: PreparedStatements | None) -> dict
                 prepared.register(name, query)
             params_for = {"active_lookup": lambda: None,
                           "coalition_members": lambda: (rng.choice(coalitions),),
-                          "name_search": lambda: (f"%{rng.choice(WORDS)}_{rng.choice(WORDS)}%",)}[name]
+                          # a fragment of one agent's name: what a person types to find an agent
+                          "name_search": lambda: (f"%{rng.choice(WORDS)}_{rng.randrange(agents)}%",)}[name]
             run(name, query, params_for())  # warm the cache and the statement
             out[name] = Figure([_time_ms(lambda: run(name, query, params_for())) for _ in range(repeat)])
     return out
@@ -234,7 +235,7 @@ def run_bench(agents: int = 10_000, links: int = 50_000, repeat: int = 21, data_
     repeat_heavy = max(3, repeat // 4)
 
     say("before: base tables, default configuration, naive client")
-    result.before.update(_queries(bench_dsn, repeat, None))
+    result.before.update(_queries(bench_dsn, repeat, None, agents))
     result.before["batch_insert"] = _batch_insert(bench_dsn, repeat_heavy, naive=True)
     result.before["concurrent_100"] = _concurrent(bench_dsn, repeat_heavy, None)
 
@@ -251,7 +252,7 @@ def run_bench(agents: int = 10_000, links: int = 50_000, repeat: int = 21, data_
         conn.execute("ANALYZE")
 
     say("after: schema.yaml applied, runtime helpers")
-    result.after.update(_queries(bench_dsn, repeat, PreparedStatements(server_side=True)))
+    result.after.update(_queries(bench_dsn, repeat, PreparedStatements(server_side=True), agents))
     result.after["batch_insert"] = _batch_insert(bench_dsn, repeat_heavy, naive=False)
     result.after["concurrent_100"] = _concurrent(bench_dsn, repeat_heavy, spec)
     result.extra["plain_copy_1000"] = _plain_copy(bench_dsn, repeat_heavy)

@@ -278,6 +278,54 @@ def render_command(file: Path = SpecFile,
 
 @app.command()
 @command
+def check(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embedded, now: Optional[str] = Now,
+          fmt: str = typer.Option("text", "--format", help="text | json")):
+    """Drift detection for a schedule: exit 0 in sync, 2 drift (with a summary), 1 error."""
+    from .connection import connect
+    from .plan import make_plan
+    from .render.output import summary
+    spec = load_spec(file)
+    with connect(_target(spec, dsn, embedded)) as conn:
+        result = make_plan(conn, spec, now=_parse_now(now))
+    drift = [{"kind": c.kind, "action": c.action, "name": c.name, "table": c.table, "reason": c.reason,
+              "hazards": [h.value for h in c.hazards]} for c in result.changes]
+    if fmt == "json":
+        print(json.dumps({"in_sync": result.empty, "database": result.database, "checked_at": result.created_at.isoformat(),
+                          "drift": drift, "summary": summary(result),
+                          "notes": [n.model_dump() for n in result.notes]}, indent=2))
+    elif result.empty:
+        _print(f"in sync: {result.database} matches {file}\n", markup=False)
+    else:
+        lines = [f"drift: {result.database} differs from {file}: {len(drift)} change(s) ({summary(result)})"]
+        lines += [f"  {d['kind']} {d['action']} {d['name']}{' on ' + d['table'] if d['table'] else ''}: {d['reason']}"
+                  for d in drift]
+        _print("\n".join(lines) + "\n", markup=False)
+    raise typer.Exit(0 if result.empty else 2)
+
+
+@app.command()
+@command
+def history(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embedded,
+            limit: int = typer.Option(20, help="how many applies"),
+            fmt: str = typer.Option("text", "--format", help="text | json")):
+    """The applies recorded in pgrecon.history, newest first."""
+    from .apply.history import read_history
+    from .connection import connect
+    spec = load_spec(file)
+    with connect(_target(spec, dsn, embedded)) as conn:
+        rows = read_history(conn, limit)
+    if fmt == "json":
+        print(json.dumps(rows or [], indent=2, default=str))
+        return
+    if not rows:
+        _print("no applies recorded in this database yet\n", markup=False)
+        return
+    from .render import render as render_template
+    _print(render_template("output/history.txt.j2", rows=rows), markup=False)
+
+
+@app.command()
+@command
 def validate(file: Path = SpecFile):
     """Check the spec offline (no database): syntax, keys, types, SQL fragments, names."""
     spec = load_spec(file)

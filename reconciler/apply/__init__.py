@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+
+import psycopg
 from datetime import datetime
 
 from ..connection import connect
-from ..errors import Refused
+from ..errors import ApplyFailed, Refused
 from ..plan import make_plan
 from ..plan.models import HAZARD_HELP, Hazard, Plan
 from ..spec.models import Spec
 from .executor import ApplyOptions, ApplyReporter, ChangeResult, Executor, SilentReporter
+from .history import History
 from .locking import acquire_apply_lock, release_apply_lock
 
 __all__ = ["ApplyOptions", "ApplyReporter", "ApplyResult", "SilentReporter", "check_hazards", "run_apply"]
@@ -93,8 +96,21 @@ def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOpt
             pgbouncer_dsn = None
             if spec.pgbouncer is not None and spec.pgbouncer.admin_dsn is not None:
                 pgbouncer_dsn = spec.secret(("pgbouncer", "admin_dsn"), spec.pgbouncer.admin_dsn)
-            results = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=pgbouncer_dsn).run(plan)
+            history = None
+            if plan.changes and options.record_history:
+                try:
+                    history = History(conn, plan)
+                except psycopg.errors.InsufficientPrivilege:
+                    history = None  # recording is a courtesy: no privilege to create pgrecon.history
+            try:
+                results = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=pgbouncer_dsn).run(plan, history)
+            except ApplyFailed as exc:
+                if history is not None:
+                    history.finish("failed", exc.message)
+                raise
             remaining = verify(dsn, spec, now or plan.now)
+            if history is not None:
+                history.finish("succeeded" if remaining.empty else "not in sync")
         finally:
             if not conn.broken:
                 release_apply_lock(conn)

@@ -38,6 +38,7 @@ class ApplyOptions:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 30.0
     allow_hazards: frozenset[str] = field(default_factory=frozenset)
+    record_history: bool = True
 
 
 class ApplyReporter(Protocol):
@@ -48,6 +49,22 @@ class ApplyReporter(Protocol):
     def progress(self, change: Change, statement: Statement, progress: BuildProgress) -> None: ...
     def retrying(self, change: Change, statement: Statement, attempt: int, delay: float, reason: str) -> None: ...
     def change_done(self, change: Change, seconds: float) -> None: ...
+
+
+def pause_point(sql_text: str) -> None:
+    """Fault-injection for tests: with ``PGRECON_PAUSE_BEFORE`` set, stop before the first
+    statement containing that text, say so in ``PGRECON_PAUSE_FILE`` and wait to be killed.
+    Unset (always, outside tests) this does nothing."""
+    import os
+    marker = os.environ.get("PGRECON_PAUSE_BEFORE")
+    if not marker or marker not in sql_text:
+        return
+    path = os.environ.get("PGRECON_PAUSE_FILE")
+    if path:
+        with open(path, "w") as fh:
+            fh.write(sql_text)
+    while True:
+        time.sleep(3600)
 
 
 def write_config_file(path: str, content: str) -> None:
@@ -115,9 +132,10 @@ class Executor:
         # If pgrecon dies, the server stops its build instead of finishing it unseen.
         conn.execute("SELECT pg_catalog.set_config('client_connection_check_interval', '1s', false)")
 
-    def run(self, plan: Plan) -> list[ChangeResult]:
+    def run(self, plan: Plan, history=None) -> list[ChangeResult]:
         """Execute every change of ``plan`` in order; raises :class:`ApplyFailed` at the first
-        failure (changes before it stay applied; the next apply continues from there)."""
+        failure (changes before it stay applied; the next apply continues from there). Each
+        result goes to ``history`` (a :class:`~reconciler.apply.history.History`) when given."""
         results = []
         total = len(plan.changes)
         for number, change in enumerate(plan.changes, start=1):
@@ -126,13 +144,18 @@ class Executor:
             try:
                 for statement in change.statements:
                     self.reporter.statement_started(change, statement)
+                    pause_point(statement.sql)
                     self.run_statement(change, statement)
             except ApplyFailed as exc:
+                if history is not None:
+                    history.change_done(number - 1, time.monotonic() - started, exc.message)
                 done = sum(1 for r in results if r.error is None)
                 raise ApplyFailed(f"{exc.message}\n{done} of {total} changes were applied before this one; "
                                   f"run apply again to continue from here.") from None
             seconds = time.monotonic() - started
             results.append(ChangeResult(change, seconds))
+            if history is not None:
+                history.change_done(number - 1, seconds)
             self.reporter.change_done(change, seconds)
         return results
 

@@ -39,6 +39,7 @@ class PartitionAction:
     upper: str | None = None
     default: LiveTable | None = None  # the default partition rows may be moved out of
     rows_to_move: int = 0
+    default_has_rows: bool = False    # ATTACH scans the default partition while writes wait
     is_default: bool = False
     concurrently: bool = False
 
@@ -64,6 +65,7 @@ class TablePlan:
     default: LiveTable | None
     create_default: str | None
     notes: list[tuple[str, str, str]]
+    default_has_rows: bool = False
 
 
 def column_type_kind(type_name: str) -> str | None:
@@ -209,7 +211,8 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
     elif not spec.default_partition and default is not None:
         notes.append((key, default.name, "default partition exists although default_partition is false; "
                                          "pgrecon does not drop it"))
-    return TablePlan(key, parent, spec, kind, creates, retire, finalize, default, create_default, notes)
+    return TablePlan(key, parent, spec, kind, creates, retire, finalize, default, create_default, notes,
+                     default_has_rows=oldest_default is not None)
 
 
 def diff_partitions(plans: list[TablePlan], taken: set[tuple[str, str]], rows: dict[tuple[str, str], int],
@@ -238,7 +241,8 @@ def diff_partitions(plans: list[TablePlan], taken: set[tuple[str, str]], rows: d
                                   if waiting else "")
             out.actions.append(PartitionAction("create", parent, name, schema, reason, spec.column,
                                                literal(b, False, plan.column_type), literal(b, True, plan.column_type),
-                                               default=plan.default, rows_to_move=waiting))
+                                               default=plan.default, rows_to_move=waiting,
+                                               default_has_rows=plan.default_has_rows))
         has_default = plan.default is not None or plan.create_default is not None
         concurrently = server_major >= 14 and not has_default
         for part in plan.finalize:

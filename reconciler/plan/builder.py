@@ -177,8 +177,10 @@ def partition_change(action: PartitionAction) -> Change:
                                lower=action.lower, upper=action.upper, is_default=action.is_default,
                                default=default, columns=[c.name for c in action.parent.columns])
         statements = [Statement(sql=sql, block=True, lock=ACCESS_EXCLUSIVE if default else SHARE_UPDATE_EXCLUSIVE)]
+        if action.rows_to_move or action.default_has_rows:
+            # writes to the table wait while rows move and ATTACH scans the default partition
+            hazards.append(Hazard.TABLE_LOCK)
         if action.rows_to_move:
-            hazards.append(Hazard.TABLE_LOCK)  # the default partition is locked while its rows move
             details["rows_to_move"] = action.rows_to_move
         if action.is_default:
             details["default"] = True
