@@ -68,8 +68,8 @@ def main() -> None:
     print(f"# partition_daily on {platform.node()} ({platform.machine()}, {__import__('os').cpu_count()} cores), "
           f"PostgreSQL {version}, {date.today()}")
     print(f"first apply creating {count} partitions: {setup:.1f} s")
-    print(f"| partitions | plan (median) | daily apply: create 1 + detach 1 + verify (median) |")
-    print(f"|---:|---:|---:|")
+    print("| partitions | plan (median) | daily apply: create 1 + detach 1 + verify (median) |")
+    print("|---:|---:|---:|")
     print(f"| {count} | {statistics.median(plans) * 1000:.0f} ms | {statistics.median(applies) * 1000:.0f} ms |")
     server.stop()
 

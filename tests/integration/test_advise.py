@@ -4,11 +4,8 @@ into the spec, planned, applied and used; redundant and unused indexes; maintain
 from __future__ import annotations
 
 import random
-import shutil
-from datetime import datetime, timezone
 
 import psycopg
-import pytest
 
 EVENTS = """
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import psycopg
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
