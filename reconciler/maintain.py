@@ -25,7 +25,8 @@ from .catalog.reader import read_tables
 from .connection import connect
 from .render import render_statement
 from .spec.models import Spec, split_table_key
-from .spec.operations import MaintenanceSpec, parse_size
+from .spec.operations import MaintenanceSpec
+from .spec.types import parse_size
 
 
 @dataclass

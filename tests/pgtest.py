@@ -110,6 +110,18 @@ class Database:
         assert result.json["changes"] == []
 
 
+def wait_for(predicate, what: str, timeout: float = 30.0):
+    """Poll ``predicate`` until it returns something true (returned), or fail after ``timeout``."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def actions(plan: dict) -> list[tuple[str, str, str]]:
     """``(kind, action, name)`` of each change of a JSON plan."""
     return [(c["kind"], c["action"], c["name"]) for c in plan["changes"]]

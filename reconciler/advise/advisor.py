@@ -18,7 +18,7 @@ import psycopg
 from ..catalog.desired import plain_definition
 from ..render import render_statement
 from ..spec.models import IndexSpec, Spec
-from ..spec.operations import parse_size
+from ..spec.types import parse_size
 from .candidates import Candidate, candidates_for, predicates
 from .explain import explain
 from .hypo import cost_with, cost_without, hypopg_available, hypopg_session

@@ -4,23 +4,9 @@ what ``pgrecon maintain`` runs)."""
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from pydantic import Field, field_validator
 
-from .types import DurationMs, ScalarText, StrictModel
-
-_SIZE_UNITS = {"B": 1, "kB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
-
-
-def parse_size(value) -> int:
-    """``"1MB"`` -> bytes (B, kB, MB, GB); a bare number is bytes."""
-    import re
-    match = re.fullmatch(r"\s*(\d+)\s*(B|kB|MB|GB)?\s*", str(value))
-    if not match:
-        raise ValueError(f"not a size: {value!r} (e.g. 1MB)")
-    return int(match.group(1)) * _SIZE_UNITS[match.group(2) or "B"]
-
+from .types import DurationMs, SizeText, StrictModel, TimeZoneName
 
 class MonitoringSpec(StrictModel):
     """Thresholds of ``pgrecon advise``."""
@@ -30,14 +16,8 @@ class MonitoringSpec(StrictModel):
     top_queries: int = Field(10, ge=1, le=200, description="how many statements to EXPLAIN")
     min_cost_saving_pct: float = Field(50, ge=0, le=100, description="keep an index that cuts cost this much")
     unused_after: DurationMs = Field(14 * 86_400_000, description="no scans for this long makes an index unused")
-    unused_min_size: ScalarText = Field("1MB", description="smaller unused indexes are not reported")
+    unused_min_size: SizeText = Field("1MB", description="smaller unused indexes are not reported")
     large_table_rows: int = Field(10_000, ge=0, description="sequential scans above this many rows are pointed out")
-
-    @field_validator("unused_min_size")
-    @classmethod
-    def _size(cls, value: str) -> str:
-        parse_size(value)
-        return value
 
 
 class ThresholdSpec(StrictModel):
@@ -49,13 +29,7 @@ class ThresholdSpec(StrictModel):
 
 class ReindexSpec(StrictModel):
     bloat_pct: float = Field(30, ge=0, le=100, description="estimated bloat above which a btree index is rebuilt")
-    min_size: ScalarText = Field("1MB", description="smaller indexes are left alone")
-
-    @field_validator("min_size")
-    @classmethod
-    def _size(cls, value: str) -> str:
-        parse_size(value)
-        return value
+    min_size: SizeText = Field("1MB", description="smaller indexes are left alone")
 
 
 class MaintenanceSpec(StrictModel):
@@ -63,7 +37,7 @@ class MaintenanceSpec(StrictModel):
     what it runs: ANALYZE, VACUUM (ANALYZE), REINDEX INDEX CONCURRENTLY."""
 
     schedule: str = Field("0 3 * * *", description="cron expression: when a window opens")
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     window: DurationMs = Field(2 * 3_600_000, description="how long a window stays open, e.g. 2h")
     analyze: ThresholdSpec = Field(default_factory=lambda: ThresholdSpec(threshold=50, scale_factor=0.1))
     vacuum: ThresholdSpec = Field(default_factory=lambda: ThresholdSpec(threshold=50, scale_factor=0.2))
@@ -79,11 +53,3 @@ class MaintenanceSpec(StrictModel):
             raise ValueError(f"not a cron expression: {value!r} (e.g. '0 3 * * *')")
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value

@@ -88,3 +88,36 @@ def _duration(value: Any) -> int:
 
 
 DurationMs = Annotated[int, BeforeValidator(_duration)]
+
+
+def _time_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as UTC or Europe/Berlin)") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+"""An IANA time zone name (UTC, Europe/Berlin)."""
+
+_SIZE_UNITS = {"B": 1, "kB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
+
+
+def parse_size(value) -> int:
+    """``"1MB"`` -> bytes (B, kB, MB, GB); a bare number is bytes."""
+    match = re.fullmatch(r"\s*(\d+)\s*(B|kB|MB|GB)?\s*", str(value))
+    if not match:
+        raise ValueError(f"not a size: {value!r} (e.g. 1MB)")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2) or "B"]
+
+
+def _size_text(value) -> str:
+    text = _scalar_text(value)
+    parse_size(text)
+    return text
+
+
+SizeText = Annotated[str, BeforeValidator(_size_text)]
+"""A size as written (``1MB``, ``64kB``, ``0``)."""

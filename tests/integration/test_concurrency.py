@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import signal
-import time
 
 import psycopg
+
+from tests.pgtest import wait_for
 
 SPEC = """
 version: 1
@@ -22,14 +23,6 @@ def _big_table(db, rows: int = 200_000) -> None:
     db.execute(f"INSERT INTO t SELECT g, g % 1000, g % 77 FROM generate_series(1, {int(rows)}) g")
 
 
-def _wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_concurrent_applies_one_does_the_work(db, spec_file):
@@ -70,14 +63,14 @@ def test_apply_killed_during_concurrent_build_converges_on_rerun(db, spec_file):
     writer.execute("INSERT INTO t VALUES (0, 0, 0)")
     proc = db.process("apply", "--lock-timeout", "60s", spec=spec)
     try:
-        pid = _wait_for(lambda: db.value(
+        pid = wait_for(lambda: db.value(
             "SELECT p.pid FROM pg_stat_progress_create_index p JOIN pg_stat_activity a USING (pid) "
             "WHERE a.application_name = 'pgrecon' AND p.phase LIKE 'waiting for writers%'"),
             what="the concurrent build to wait for writers")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         # The server notices the client is gone (client_connection_check_interval) and stops the build.
-        _wait_for(lambda: not db.value("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)),
+        wait_for(lambda: not db.value("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)),
                   what="the killed apply's backend to end")
     finally:
         writer.rollback()

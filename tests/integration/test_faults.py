@@ -6,13 +6,13 @@ INVALID index left behind."""
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer
+from tests.pgtest import wait_for
 
 ROWS = 50_000
 
@@ -33,14 +33,6 @@ tables:
 """
 
 
-def wait_for(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def assert_clean(db, spec: Path, *apply_args: str) -> None:
@@ -128,7 +120,7 @@ def test_server_restarted_mid_apply(server, spec_file, tmp_path):
     own = LocalServer(server.bin_dir, tmp_path / "data", dict(FAST_TEST_SETTINGS))
     own.start()
     try:
-        from tests.pgtest import Database
+        from tests.pgtest import wait_for, Database
         with psycopg.connect(own.dsn(), autocommit=True) as admin:
             admin.execute("CREATE DATABASE faults")
         db = Database(own, "faults")
