@@ -75,21 +75,31 @@ def build(dsn: str, tables: int, partial: bool) -> str:
 
 
 def measure(dsn: str, spec_text: str, repeat: int) -> dict:
+    """Each run on a new connection, as `pgrecon plan` does: the plan (what `plan` prints), then
+    the catalog read alone and the plan with its live-state fingerprint (what `plan --out` saves)."""
+    started = time.perf_counter()
     spec = load_spec_text(spec_text, "bench.yaml")
-    plans, reads = [], []
+    load_s = time.perf_counter() - started
+    plans, reads, saved = [], [], []
     for _ in range(repeat):
         with psycopg.connect(dsn, autocommit=True, cursor_factory=CountingCursor) as conn:
+            CountingCursor.executed = 0
+            started = time.perf_counter()
+            plan = make_plan(conn, spec, fingerprint=False)
+            plans.append(time.perf_counter() - started)
+            queries = CountingCursor.executed
+        with psycopg.connect(dsn, autocommit=True) as conn:
             started = time.perf_counter()
             catalog = read_for_spec(conn, spec)
             reads.append(time.perf_counter() - started)
-            CountingCursor.executed = 0
+        with psycopg.connect(dsn, autocommit=True) as conn:
             started = time.perf_counter()
-            plan = make_plan(conn, spec)
-            plans.append(time.perf_counter() - started)
-            queries = CountingCursor.executed
+            make_plan(conn, spec, fingerprint=True)
+            saved.append(time.perf_counter() - started)
     assert plan.empty, f"not converged: {[(c.action, c.name) for c in plan.changes[:5]]}"
     return {"indexes": len(catalog.indexes), "plan_s": statistics.median(plans), "plan_min": min(plans),
-            "plan_max": max(plans), "read_s": statistics.median(reads), "queries": queries}
+            "plan_max": max(plans), "read_s": statistics.median(reads), "saved_s": statistics.median(saved),
+            "load_s": load_s, "queries": queries}
 
 
 def main() -> None:
@@ -111,13 +121,14 @@ def main() -> None:
         version = conn.execute("SHOW server_version").fetchone()[0]
     print(f"# plan_scale on {platform.node()} ({platform.machine()}, {__import__('os').cpu_count()} cores), "
           f"PostgreSQL {version}, {date.today()}")
-    print("| tables | indexes | partial | plan (median) | min-max | catalog read | queries |")
-    print("|---:|---:|:--:|---:|---:|---:|---:|")
+    print("| tables | indexes | partial | plan (median) | min-max | catalog read | plan --out | spec load | queries |")
+    print("|---:|---:|:--:|---:|---:|---:|---:|---:|---:|")
     for tables in (int(t) for t in args.tables.split(",")):
         spec_text = build(dsn, tables, args.partial)
         r = measure(dsn, spec_text, args.repeat)
         print(f"| {tables:,} | {r['indexes']:,} | {'yes' if args.partial else 'no'} | {r['plan_s']:.2f} s | "
-              f"{r['plan_min']:.2f}-{r['plan_max']:.2f} s | {r['read_s']:.2f} s | {r['queries']} |", flush=True)
+              f"{r['plan_min']:.2f}-{r['plan_max']:.2f} s | {r['read_s']:.2f} s | {r['saved_s']:.2f} s | "
+              f"{r['load_s']:.2f} s | {r['queries']} |", flush=True)
     if server:
         server.stop()
 

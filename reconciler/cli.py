@@ -95,7 +95,7 @@ def plan(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embed
         raise PgreconError(f"--format must be one of {', '.join(FORMATS)}")
     spec = load_spec(file)
     with connect(_target(spec, dsn, embedded)) as conn:
-        result = make_plan(conn, spec, now=_parse_now(now))
+        result = make_plan(conn, spec, now=_parse_now(now), fingerprint=bool(out) or fmt in ("json", "sql"))
     if out:
         out.write_text(result.to_json())
     _print(format_plan(result, fmt, spec.target.lock_timeout, spec.target.build_timeout), markup=fmt == "text")
@@ -286,7 +286,7 @@ def check(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embe
     from .render.output import summary
     spec = load_spec(file)
     with connect(_target(spec, dsn, embedded)) as conn:
-        result = make_plan(conn, spec, now=_parse_now(now))
+        result = make_plan(conn, spec, now=_parse_now(now), fingerprint=False)
     drift = [{"kind": c.kind, "action": c.action, "name": c.name, "table": c.table, "reason": c.reason,
               "hazards": [h.value for h in c.hazards]} for c in result.changes]
     if fmt == "json":

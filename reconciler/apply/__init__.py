@@ -61,7 +61,7 @@ def verify(dsn: str, spec: Spec, now: datetime | None, settle_s: float = 3.0) ->
     deadline = time.monotonic() + settle_s
     while True:
         with connect(dsn) as conn:
-            remaining = make_plan(conn, spec, now=now)
+            remaining = make_plan(conn, spec, now=now, fingerprint=False)
         if remaining.empty or time.monotonic() >= deadline or any(c.kind != "setting" for c in remaining.changes):
             return remaining
         time.sleep(0.2)
@@ -80,7 +80,7 @@ def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOpt
     with connect(dsn) as conn, connect(dsn) as monitor_conn:
         waited = acquire_apply_lock(conn, options.lock_wait_ms)
         try:
-            fresh = make_plan(conn, spec, now=now)
+            fresh = make_plan(conn, spec, now=now, fingerprint=saved is not None)
             plan = fresh
             if saved is not None:
                 if saved.spec_sha256 != fresh.spec_sha256:

@@ -7,6 +7,8 @@ same when their definitions are equal, whatever their names.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -164,7 +166,7 @@ class Catalog:
     tables: dict[int, LiveTable]
     indexes: dict[int, LiveIndex]
     extensions: dict[str, LiveExtension]
-    fingerprint: str = ""
+    state_rows: tuple = field(default=(), repr=False, compare=False)
     _by_key: dict[str, LiveTable] = field(default_factory=dict, repr=False, compare=False)
     _by_table: dict[int, list[LiveIndex]] = field(default_factory=dict, repr=False, compare=False)
     _by_parent_index: dict[int, list[LiveIndex]] = field(default_factory=dict, repr=False, compare=False)
@@ -179,6 +181,12 @@ class Catalog:
             self._by_table.setdefault(index.table_oid, []).append(index)
             if index.parent_oid is not None:
                 self._by_parent_index.setdefault(index.parent_oid, []).append(index)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A hash of the live state a plan depends on (definitions, validity, names, versions,
+        bounds; not statistics), computed from the catalog rows on first use."""
+        return hashlib.sha256(pickle.dumps(self.state_rows, protocol=5)).hexdigest()
 
     def table(self, key: str) -> LiveTable | None:
         """The live table for a spec key ``schema.table``."""

@@ -9,8 +9,6 @@ server's work to one cheap pass over ``pg_index``.
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from functools import cache
 from importlib import resources
 
@@ -53,8 +51,8 @@ def read_catalog(conn: psycopg.Connection, table_keys: list[tuple[str, str]],
         table_rows = [tuple(d.values()) for d in table_dicts]
         tables = {d["oid"]: live_table(d) for d in table_dicts}
         indexes, index_rows = read_indexes(conn, table_dicts)
-        fingerprint = hashlib.sha256(pickle.dumps((ext_rows, table_rows, index_rows), protocol=5)).hexdigest()
-    return Catalog(server=server, tables=tables, indexes=indexes, extensions=extensions, fingerprint=fingerprint)
+    return Catalog(server=server, tables=tables, indexes=indexes, extensions=extensions,
+                   state_rows=(ext_rows, table_rows, index_rows))
 
 
 def read_tables(conn: psycopg.Connection, table_keys: list[tuple[str, str]]) -> list[dict]:
@@ -67,11 +65,12 @@ def read_indexes(conn: psycopg.Connection, table_dicts: list[dict]) -> tuple[dic
     """The indexes of the tables in ``table_dicts`` (rows of ``tables.sql``), in two queries;
     also returns the raw index rows (for the fingerprint)."""
     index_cols, index_rows = _rows(conn, "indexes", {"tables": [d["oid"] for d in table_dicts]})
-    index_dicts = _dicts(index_cols, index_rows)
-    names = IndexNames.read(conn, index_dicts)
+    if index_cols != INDEX_COLUMNS:
+        raise RuntimeError(f"indexes.sql returns {index_cols}, expected {INDEX_COLUMNS}")
+    names = IndexNames.read(conn, index_rows)
     attributes = {d["oid"]: dict(zip(d["attnums"] or (), zip(d["names"] or (), d["collation_oids"] or ())))
                   for d in table_dicts}
-    indexes = {d["oid"]: live_index(d, names, attributes.get(d["table_oid"], {})) for d in index_dicts}
+    indexes = {row[0]: live_index(row, names, attributes.get(row[3], {})) for row in index_rows}
     return indexes, index_rows
 
 
@@ -94,9 +93,9 @@ class IndexNames:
         self.collations = collations
 
     @classmethod
-    def read(cls, conn: psycopg.Connection, index_rows: list[dict]) -> "IndexNames":
-        opclass_oids = {oid for d in index_rows for oid in d["opclasses"] or ()}
-        collation_oids = {oid for d in index_rows for oid in d["collations"] or () if oid}
+    def read(cls, conn: psycopg.Connection, index_rows: list[tuple]) -> "IndexNames":
+        opclass_oids = {oid for row in index_rows for oid in row[_OPCLASSES] or ()}
+        collation_oids = {oid for row in index_rows for oid in row[_COLLATIONS] or () if oid}
         columns, rows = _rows(conn, "names", {"opclasses": sorted(opclass_oids), "collations": sorted(collation_oids)})
         opclasses, collations = {}, {}
         for kind, oid, name, schema, is_default in rows:
@@ -145,20 +144,25 @@ def shared_key(column: str | None, expression: str | None, opclass: str | None, 
     return key
 
 
-def live_index(row: dict, names: IndexNames, attributes: dict[int, tuple[str, int]]) -> LiveIndex:
-    """Build a :class:`LiveIndex` from one row of ``indexes.sql``.
+INDEX_COLUMNS = ["oid", "schema", "name", "table_oid", "method", "is_unique", "nulls_not_distinct", "valid",
+                 "ready", "partitioned", "key_count", "attnums", "opclasses", "collations", "options",
+                 "key_texts", "predicate", "storage", "parent_oid", "constraints"]
+_OPCLASSES, _COLLATIONS = INDEX_COLUMNS.index("opclasses"), INDEX_COLUMNS.index("collations")
+
+
+def live_index(row: tuple, names: IndexNames, attributes: dict[int, tuple[str, int]]) -> LiveIndex:
+    """Build a :class:`LiveIndex` from one row of ``indexes.sql`` (columns :data:`INDEX_COLUMNS`).
 
     ``attributes`` maps the table's attribute numbers to (name, collation oid). A column key's
     collation is ``None`` when it is the column's own; an operator class is ``None`` when it is
     the default for the key's type.
     """
-    key_count = row["key_count"]
-    attnums = row["attnums"]
-    texts = row["key_texts"]
+    (oid, schema, name, table_oid, method, is_unique, nulls_not_distinct, valid, ready, partitioned, key_count,
+     attnums, opclasses, collations, options, texts, predicate, storage, parent_oid, constraints) = row
     keys = []
     for n in range(key_count):
         attnum = attnums[n]
-        collation_oid = row["collations"][n]
+        collation_oid = collations[n]
         if attnum:
             column, column_collation = attributes.get(attnum, (f"#{attnum}", 0))
             expression = None
@@ -166,21 +170,12 @@ def live_index(row: dict, names: IndexNames, attributes: dict[int, tuple[str, in
         else:
             column, expression = None, texts[n]
             collation = names.collations.get(collation_oid) if collation_oid else None
-        option = row["options"][n] or 0
-        keys.append(shared_key(column, expression, names.opclasses.get(row["opclasses"][n]), collation,
+        option = options[n] or 0
+        keys.append(shared_key(column, expression, names.opclasses.get(opclasses[n]), collation,
                                bool(option & INDOPTION_DESC), bool(option & INDOPTION_NULLS_FIRST)))
     include = tuple(attributes.get(a, (f"#{a}", 0))[0] if a else texts[n]
                     for n, a in enumerate(attnums[key_count:], start=key_count))
-    definition = IndexDefinition(
-        method=row["method"],
-        keys=tuple(keys),
-        unique=row["is_unique"],
-        include=include,
-        predicate=row["predicate"],
-        storage=normalize_storage(row["storage"]) if row["storage"] else (),
-        nulls_not_distinct=bool(row["nulls_not_distinct"]),
-    )
-    return LiveIndex(oid=row["oid"], schema=row["schema"], name=row["name"], table_oid=row["table_oid"],
-                     definition=definition, valid=row["valid"], ready=row["ready"],
-                     partitioned=row["partitioned"], parent_oid=row["parent_oid"],
-                     constraints=tuple(row["constraints"] or ()))
+    definition = IndexDefinition(method, tuple(keys), is_unique, include, predicate,
+                                 normalize_storage(storage) if storage else (), bool(nulls_not_distinct))
+    return LiveIndex(oid, schema, name, table_oid, definition, valid, ready, partitioned, parent_oid,
+                     tuple(constraints or ()))

@@ -26,17 +26,18 @@ def read_for_spec(conn: psycopg.Connection, spec: Spec) -> Catalog:
     return read_catalog(conn, [split_table_key(k) for k in spec.tables], [e.name for e in spec.extensions])
 
 
-def make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None = None) -> Plan:
+def make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None = None, fingerprint: bool = True) -> Plan:
     """Everything that differs between ``spec`` and the database behind ``conn``.
 
     Raises :class:`SpecError` when the spec names what the database does not have or declares
-    what the server refuses; nothing is changed in the database.
+    what the server refuses; nothing is changed in the database. ``fingerprint`` (the hash of
+    the live state a saved plan is checked against) can be skipped when nobody will use it.
     """
     with paused_gc():
-        return _make_plan(conn, spec, now)
+        return _make_plan(conn, spec, now, fingerprint)
 
 
-def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None) -> Plan:
+def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None, fingerprint: bool) -> Plan:
     catalog = read_for_spec(conn, spec)
     source = spec.source
     extension_diff = diff_extensions(spec, catalog)
@@ -68,7 +69,7 @@ def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None) -> Pl
         notes += pb_notes
     return Plan(
         spec_sha256=source.sha256 if source else "",
-        fingerprint=catalog.fingerprint,
+        fingerprint=catalog.fingerprint if fingerprint else "",
         database=catalog.server.database,
         server_version=catalog.server.version,
         created_at=datetime.now(timezone.utc),

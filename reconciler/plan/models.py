@@ -115,7 +115,7 @@ class Plan(_Frozen):
 
     format: Literal["pgrecon-plan/1"] = "pgrecon-plan/1"
     spec_sha256: str
-    fingerprint: str = Field(description="hash of the live state the plan was made from")
+    fingerprint: str = Field(description="hash of the live state the plan was made from (empty when not computed)")
     database: str
     server_version: str
     created_at: datetime

@@ -87,3 +87,30 @@ def test_apply_killed_during_concurrent_build_converges_on_rerun(db, spec_file):
     db.assert_converged(spec)
     assert all(valid for valid, _ in db.indexes("t").values())
     assert db.value("SELECT count(*) FROM t") == 200_000
+
+
+def test_build_progress_is_reported_from_the_server(db, spec_file):
+    """Plain progress lines (not a terminal) come from pg_stat_progress_create_index."""
+    import io
+    import threading
+    from rich.console import Console
+    from reconciler.apply import ApplyOptions, run_apply
+    from reconciler.console import ConsoleReporter
+    from reconciler.spec import load_spec_text
+    _big_table(db, 100_000)
+    writer = psycopg.connect(db.dsn)
+    writer.execute("INSERT INTO t VALUES (0, 0, 0)")  # the build waits for this writer: a phase to see
+    release = threading.Timer(1.5, writer.commit)
+    release.start()
+    out = io.StringIO()
+    reporter = ConsoleReporter(Console(file=out, force_terminal=False, width=200), plain_every_s=0)
+    try:
+        result = run_apply(db.dsn, load_spec_text(SPEC), options=ApplyOptions(lock_timeout_ms=30_000),
+                           reporter=reporter)
+    finally:
+        release.join()
+        writer.close()
+    assert result.in_sync
+    text = out.getvalue()
+    assert "waiting for writers before build" in text
+    assert "[1/2] index create t_a on public.t" in text and "done in" in text
