@@ -262,7 +262,7 @@ def render_command(file: Path = SpecFile,
             raise SpecError([spec.source.problem(("pgbouncer",) + p, m) for p, m in result.problems])
         for warning in result.warnings:
             err_console.print(f"warning: {warning}", markup=False, highlight=False)
-    rendered = render_files(spec, out_dir, spec_file=str(file))
+    rendered = render_files(spec, out_dir, spec_file=str(file), secrets=not check)
     for warning in rendered.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False)
     if check:

@@ -56,6 +56,7 @@ class Advice:
     report: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     hypopg: bool = False
+    table_scans: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         """The JSON contract of ``advise --format json``."""
@@ -72,6 +73,7 @@ class Advice:
                 "reason": r.candidate.reason, "needs_extension": r.candidate.needs_extension,
             } for r in self.recommendations],
             "rejected": self.rejected,
+            "sequential_scan_tables": self.table_scans,
             "redundant_indexes": [finding(f) for f in self.redundant],
             "unused_indexes": [finding(f) for f in self.unused],
             "report": self.report,
@@ -139,7 +141,7 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False) -> A
     snap = read_snapshot(conn)
     advice = Advice(hypopg=hypopg_available(conn))
     major = snap.server_major
-    table_rows = {t["name"]: int(t["n_live_tup"] or t["reltuples"] or 0) for t in snap.tables}
+    table_rows = {t["name"]: int(max(t["n_live_tup"] or 0, t["reltuples"] or 0)) for t in snap.tables}
 
     if not snap.status.available:
         advice.notes.append(_statements_fix(spec, snap))
@@ -194,6 +196,7 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False) -> A
                 continue
         advice.recommendations.append(recommendation)
 
+    advice.table_scans = _table_scans(snap, advice, mon.large_table_rows)
     names = {t.oid: t.key for t in snap.live_tables.values()}
     indexes = list(snap.live_indexes.values())
     advice.redundant = redundant_indexes(indexes, names)
@@ -207,6 +210,25 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False) -> A
         _hide_check(conn, advice, [s["query"] for s in top], major, costs, top)
     advice.report = _report(snap, statements, mon)
     return advice
+
+
+def _table_scans(snap: Snapshot, advice: Advice, large_rows: int) -> list[dict]:
+    """Large tables read mostly by whole sequential scans: candidates from table statistics.
+    Those no recommendation addresses are pointed out (their statements may be below min_calls
+    or not among the top statements)."""
+    served = {".".join(r.candidate.table) for r in advice.recommendations}
+    out = []
+    for t in snap.tables:
+        rows = int(max(t["n_live_tup"] or 0, t["reltuples"] or 0))  # statistics may lag; ANALYZE's count does not
+        scans = int(t["seq_scan"] or 0)
+        if rows < large_rows or scans == 0 or (t["seq_tup_read"] or 0) < scans * rows * 0.5:
+            continue
+        if scans <= (t["idx_scan"] or 0):
+            continue
+        key = f"{t['schema']}.{t['name']}"
+        out.append({"table": key, "seq_scan": scans, "seq_tup_read": t["seq_tup_read"], "idx_scan": t["idx_scan"],
+                    "rows": rows, "addressed": key in served})
+    return out
 
 
 def _hide_check(conn, advice: Advice, queries: list[str], major: int, costs: dict, top: list[dict]) -> None:

@@ -99,7 +99,6 @@ class SilentReporter:
 class ChangeResult:
     change: Change
     seconds: float
-    error: str | None = None
 
 
 def _set_timeouts(conn: psycopg.Connection, lock_ms: int, statement_ms: int, local: bool) -> None:
@@ -149,8 +148,7 @@ class Executor:
             except ApplyFailed as exc:
                 if history is not None:
                     history.change_done(number - 1, time.monotonic() - started, exc.message)
-                done = sum(1 for r in results if r.error is None)
-                raise ApplyFailed(f"{exc.message}\n{done} of {total} changes were applied before this one; "
+                raise ApplyFailed(f"{exc.message}\n{len(results)} of {total} changes were applied before this one; "
                                   f"run apply again to continue from here.") from None
             seconds = time.monotonic() - started
             results.append(ChangeResult(change, seconds))

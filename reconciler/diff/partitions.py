@@ -237,10 +237,10 @@ def diff_partitions(plans: list[TablePlan], taken: set[tuple[str, str]], rows: d
                                                   "(detached earlier?); not created, not re-attached"))
                 continue
             waiting = rows.get((schema, name), 0)
-            reason = "missing" + (f"; {waiting} rows wait in the default partition and are moved into it"
-                                  if waiting else "")
-            out.actions.append(PartitionAction("create", parent, name, schema, reason, spec.column,
-                                               literal(b, False, plan.column_type), literal(b, True, plan.column_type),
+            lower, upper = literal(b, False, plan.column_type), literal(b, True, plan.column_type)
+            reason = f"missing: [{lower}, {upper})" + (f"; {waiting} rows wait in the default partition and are "
+                                                        f"moved into it" if waiting else "")
+            out.actions.append(PartitionAction("create", parent, name, schema, reason, spec.column, lower, upper,
                                                default=plan.default, rows_to_move=waiting,
                                                default_has_rows=plan.default_has_rows))
         has_default = plan.default is not None or plan.create_default is not None
@@ -251,7 +251,8 @@ def diff_partitions(plans: list[TablePlan], taken: set[tuple[str, str]], rows: d
         for b, part in plan.retire:
             bounds = parse_bound(part.partition_bound) or (None, None)
             out.actions.append(PartitionAction(spec.retention_action, parent, part.name, part.schema,
-                                               f"older than the retention of {spec.retention}", spec.column,
+                                               f"[{bounds[0]}, {bounds[1]}) is older than the retention of "
+                                               f"{spec.retention}", spec.column,
                                                bounds[0], bounds[1], concurrently=concurrently))
     return out
 

@@ -117,13 +117,15 @@ def userlist(spec: Spec, existing: str | None) -> tuple[RenderedFile | None, lis
     return RenderedFile(USERLIST, render("userlist.txt.j2", users=entries), secret=True), warnings
 
 
-def render_files(spec: Spec, out_dir: Path, spec_file: str = "schema.yaml") -> Rendered:
-    """All files the spec asks for (those of its ``postgres`` and ``pgbouncer`` sections)."""
+def render_files(spec: Spec, out_dir: Path, spec_file: str = "schema.yaml", secrets: bool = True) -> Rendered:
+    """All files the spec asks for (those of its ``postgres`` and ``pgbouncer`` sections);
+    without ``secrets`` the userlist (which needs the passwords) is left out."""
     result = Rendered()
     if spec.postgres is not None:
         result.files.append(postgres_conf(spec, spec_file))
     if spec.pgbouncer is not None:
         result.files.append(pgbouncer_ini(spec, spec_file))
+    if spec.pgbouncer is not None and secrets:
         existing = out_dir / USERLIST
         users, warnings = userlist(spec, existing.read_text() if existing.exists() else None)
         result.warnings += warnings

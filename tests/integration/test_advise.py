@@ -56,6 +56,8 @@ def test_missing_index_found_written_planned_applied_used(db, spec_file, tmp_pat
     else:
         assert rec["verified"] is False and rec["cost_after"] is None
     assert any("sequential scan on events" in f for e in advice["explained"] for f in e["findings"])
+    scans = {t["table"]: t for t in advice["sequential_scan_tables"]}
+    assert scans["public.events"]["seq_scan"] >= 25 and scans["public.events"]["addressed"] is True
 
     before_cost, before_nodes = explain_cost(db)
     assert "Seq Scan" in before_nodes

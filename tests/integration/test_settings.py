@@ -133,3 +133,21 @@ pgbouncer:
     declared = text + "postgres:\n  settings: {max_connections: 300}\n"
     result = clean.cli("plan", "--format", "json", spec=spec_file(declared, "declared.yaml"))
     assert result.exit_code == 2  # max_connections 300 from the spec makes room (and is a change)
+
+
+def test_configuration_file_errors_are_reported(server, spec_file, tmp_path):
+    from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer
+    own = LocalServer(server.bin_dir, tmp_path / "data", dict(FAST_TEST_SETTINGS))
+    own.start()
+    try:
+        with open(own.data_dir / "postgresql.conf", "a") as fh:
+            fh.write("work_mem = '64MB\n")  # an unterminated quote: the file no longer parses
+        from tests.pgtest import Database
+        db = Database(own, "postgres")
+        result = db.cli("plan", "--format", "json", spec=spec_file(spec("    work_mem: 4MB\n")))
+        db.close()
+        assert result.exit_code == 0, result.stderr
+        errors = [n["message"] for n in result.json["notes"] if "postgresql.conf:" in n["message"]]
+        assert errors and "syntax error" in errors[0]
+    finally:
+        own.stop("immediate")
