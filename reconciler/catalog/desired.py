@@ -16,6 +16,7 @@ import psycopg
 from ..errors import Problem
 from ..spec.models import IndexSpec, Spec, split_table_key
 from .canonical import CanonicalRequest, canonicalize
+from .canonical_cache import cache_key, context_key, read_cached
 from .models import Catalog, IndexDefinition, LiveTable
 from .reader import normalize_storage, shared_key
 
@@ -84,12 +85,23 @@ def _suggest(table: LiveTable, name: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> tuple[list[DesiredIndex], list[Problem]]:
-    """Every declared index with its canonical definition, or the problems that prevent it."""
+@dataclass
+class Resolution:
+    """Declared indexes with their definitions, the problems found, and the canonical forms the
+    server computed this time (for ``apply`` to add to the cache)."""
+
+    desired: list[DesiredIndex]
+    problems: list[Problem]
+    computed: dict[str, IndexDefinition]
+
+
+def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> Resolution:
+    """Every declared index with its canonical definition, or the problems that prevent it.
+    Canonical forms come from the cache when it has them, else from the server."""
     source = spec.source
     problems = [source.problem(p, m) for p, m in missing_objects(spec, catalog)]
     if problems:
-        return [], problems
+        return Resolution([], problems, {})
     resolved: dict[tuple[str, int], IndexDefinition] = {}
     requests: list[CanonicalRequest] = []
     for key, table_spec in spec.tables.items():
@@ -108,6 +120,16 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> t
                     resolved[(key, i)] = definition  # exists under another name: a rename
                     continue
             requests.append(CanonicalRequest(ref=(key, i), table=table, index=index))
+    computed: dict[str, IndexDefinition] = {}
+    keys: dict = {}
+    if requests:
+        context = context_key(catalog)
+        keys = {request.ref: cache_key(context, request.table, request.index) for request in requests}
+        cached = read_cached(conn, list(set(keys.values())))
+        for request in requests:
+            if keys[request.ref] in cached:
+                resolved[request.ref] = cached[keys[request.ref]]
+        requests = [r for r in requests if r.ref not in resolved]
     if requests:
         missing_extensions = [e for e in spec.extensions if _installable(catalog, e.name)]
         answers = canonicalize(conn, requests, missing_extensions, spec.target.lock_timeout)
@@ -119,7 +141,9 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> t
                 problems.append(source.problem(("tables", key, "indexes", i), f"the server refuses this index: {reason}"))
             else:
                 resolved[request.ref] = answer.definition
+                if not missing_extensions:  # with an extension created only for the check, the key would differ
+                    computed[keys[request.ref]] = answer.definition
     desired = [DesiredIndex(key, i, index, resolved[(key, i)])
                for key, table_spec in spec.tables.items()
                for i, index in enumerate(table_spec.indexes) if (key, i) in resolved]
-    return desired, problems
+    return Resolution(desired, problems, computed)

@@ -54,6 +54,21 @@ class IndexDefinition:
     storage: tuple[tuple[str, str], ...] = ()
     nulls_not_distinct: bool = False
 
+    def to_json(self) -> dict:
+        """A JSON-able form (for the canonical-form cache)."""
+        return {"method": self.method, "unique": self.unique, "include": list(self.include),
+                "predicate": self.predicate, "storage": [list(p) for p in self.storage],
+                "nulls_not_distinct": self.nulls_not_distinct,
+                "keys": [[k.column, k.expression, k.opclass, k.collation, k.descending, k.nulls_first]
+                         for k in self.keys]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "IndexDefinition":
+        return cls(method=data["method"], keys=tuple(IndexKey(*k) for k in data["keys"]), unique=data["unique"],
+                   include=tuple(data["include"]), predicate=data["predicate"],
+                   storage=tuple(tuple(p) for p in data["storage"]),
+                   nulls_not_distinct=data["nulls_not_distinct"])
+
     def differences(self, other: "IndexDefinition") -> list[str]:
         """What differs from ``other``, one short phrase per field (``self`` is the live side)."""
         out = []
@@ -152,6 +167,7 @@ class ServerInfo:
     version: str
     database: str
     user: str
+    search_path: str = ""
 
     @property
     def major(self) -> int:

@@ -41,8 +41,9 @@ def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None, finge
     catalog = read_for_spec(conn, spec)
     source = spec.source
     extension_diff = diff_extensions(spec, catalog)
-    desired, problems = resolve_desired(conn, spec, catalog)
-    index_diff = diff_indexes(spec, catalog, desired)
+    resolution = resolve_desired(conn, spec, catalog)
+    problems = resolution.problems
+    index_diff = diff_indexes(spec, catalog, resolution.desired)
     partitioned = any(t.partitioning for t in spec.tables.values())
     if partitioned and now is None:
         now = database_now(conn)
@@ -67,7 +68,7 @@ def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None, finge
         pb_changes, pb_notes = pgbouncer_changes(conn, spec, catalog, settings)
         changes += pb_changes
         notes += pb_notes
-    return Plan(
+    plan = Plan(
         spec_sha256=source.sha256 if source else "",
         fingerprint=catalog.fingerprint if fingerprint else "",
         database=catalog.server.database,
@@ -77,3 +78,5 @@ def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None, finge
         changes=tuple(changes),
         notes=tuple(notes),
     )
+    plan._canonical = resolution.computed
+    return plan

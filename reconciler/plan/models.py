@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field, model_validator
 
 
 class Hazard(StrEnum):
@@ -122,6 +122,8 @@ class Plan(_Frozen):
     now: datetime | None = None
     changes: tuple[Change, ...] = ()
     notes: tuple[Note, ...] = ()
+
+    _canonical: dict = PrivateAttr(default_factory=dict)  # canonical forms the server computed for it
 
     @property
     def empty(self) -> bool:
