@@ -71,7 +71,25 @@ def missing_objects(spec: Spec, catalog: Catalog) -> list[tuple[tuple, str]]:
                 if table.column(col.column) is None:
                     problems.append((("tables", key, "indexes", i, "include", j),
                                      f"column {col.column!r} does not exist in {key}{_suggest(table, col.column)}"))
+            if index.unique and table.partitioned:
+                problem = _unique_on_partitioned(table, index)
+                if problem:
+                    problems.append((("tables", key, "indexes", i, "unique"), problem))
     return problems
+
+
+def _unique_on_partitioned(table: LiveTable, index: IndexSpec) -> str | None:
+    """Why the server would refuse ``index`` (unique) on the partitioned ``table``, if it would:
+    each partition enforces uniqueness alone, so the key must hold every partition column."""
+    if None in table.partition_columns:
+        return (f"{table.key} is partitioned by an expression ({table.partition_key}): "
+                f"PostgreSQL cannot enforce a unique index on it")
+    keys = {c.column for c in index.columns if c.column is not None}
+    absent = [c for c in table.partition_columns if c not in keys]
+    if absent:
+        return (f"a unique index on {table.key}, partitioned by {table.partition_key}, must have "
+                f"{', '.join(repr(c) for c in absent)} among its key columns (not in include)")
+    return None
 
 
 def _installable(catalog: Catalog, name: str) -> bool:

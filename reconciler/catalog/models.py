@@ -132,6 +132,7 @@ class LiveTable:
     parent_oid: int | None = None  # the partitioned table this is a partition of
     partition_bound: str | None = None
     partition_key: str | None = None
+    partition_columns: tuple[str | None, ...] = ()  # None where the key is an expression
     detach_pending: bool = False
     storage: tuple[tuple[str, str], ...] = ()
     has_toast: bool = True

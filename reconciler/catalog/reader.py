@@ -80,7 +80,8 @@ def live_table(row: dict) -> LiveTable:
                                                                 row["collations"] or (), row["not_null"] or ()))
     return LiveTable(oid=row["oid"], schema=row["schema"], name=row["name"], kind=row["kind"],
                      columns=columns, parent_oid=row["parent_oid"], partition_bound=row["partition_bound"],
-                     partition_key=row["partition_key"], detach_pending=row["detach_pending"],
+                     partition_key=row["partition_key"],
+                     partition_columns=tuple(row["partition_columns"] or ()), detach_pending=row["detach_pending"],
                      storage=normalize_storage((row["storage"] or []) + [f"toast.{o}" for o in row["toast_storage"] or []]),
                      has_toast=row["has_toast"])
 

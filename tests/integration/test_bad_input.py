@@ -159,3 +159,37 @@ def test_unreachable_server_names_target_not_password(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["plan", "--dsn", dsn], catch_exceptions=False)
     _check(result, ["cannot connect to app@127.0.0.1:1/freeagentics"])
     assert "s3cret-Passw0rd" not in result.stdout + result.stderr
+
+
+PARTITIONED = """\
+version: 1
+tables:
+  public.m:
+    indexes:
+      - {name: m_key, columns: [COLUMNS], unique: true}
+"""
+
+
+def test_unique_index_on_partitioned_table_needs_the_partition_key(db: Database, tmp_path, monkeypatch):
+    db.execute("CREATE TABLE m (id int, at timestamptz) PARTITION BY RANGE (at)")
+    db.execute("CREATE TABLE m_2026 PARTITION OF m FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "schema.yaml"
+    for columns in ("id", "id], include: [at"):
+        spec.write_text(PARTITIONED.replace("COLUMNS", columns))
+        for command in ("plan", "apply"):
+            _check(db.cli(command, "-f", "schema.yaml"),
+                   ["schema.yaml:5: tables.public.m.indexes[0].unique", "partitioned by RANGE (at)",
+                    "must have 'at' among its key columns"])
+    assert db.value("SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'm%'") == 0
+    spec.write_text(PARTITIONED.replace("COLUMNS", "id, at"))  # with the key: accepted and built
+    assert db.cli("apply", "-f", "schema.yaml").exit_code == 0
+    assert db.value("SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'm%'") == 2  # parent + partition
+
+
+def test_unique_index_on_table_partitioned_by_an_expression(db: Database, tmp_path, monkeypatch):
+    db.execute("CREATE TABLE m (id int, at timestamptz) PARTITION BY RANGE (date_part('year', at AT TIME ZONE 'UTC'))")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "schema.yaml").write_text(PARTITIONED.replace("COLUMNS", "id, at"))
+    _check(db.cli("plan", "-f", "schema.yaml"),
+           ["schema.yaml:5: tables.public.m.indexes[0].unique", "partitioned by an expression", "cannot enforce"])

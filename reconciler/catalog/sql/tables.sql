@@ -24,6 +24,12 @@ SELECT c.oid,
        COALESCE((SELECT inh.inhdetachpending FROM pg_catalog.pg_inherits inh
                   WHERE inh.inhrelid = c.oid AND c.relispartition), false) AS detach_pending,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
+       -- the partition key's columns by name (NULL for an expression), for unique indexes
+       (SELECT array_agg(a.attname::text ORDER BY k.ord)
+          FROM pg_catalog.pg_partitioned_table pt
+          CROSS JOIN LATERAL unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
+          LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = k.attnum
+         WHERE pt.partrelid = c.oid) AS partition_columns,
        c.reloptions AS storage,
        c.reltoastrelid <> 0 AS has_toast,
        (SELECT t.reloptions FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid) AS toast_storage,
