@@ -6,13 +6,14 @@ INVALID index left behind."""
 from __future__ import annotations
 
 import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer
-from tests.pgtest import wait_for
+from tests.pgtest import Database, wait_for
 
 ROWS = 50_000
 
@@ -31,8 +32,6 @@ tables:
       - {name: t_a, columns: [a, b]}
       - {name: t_b, columns: [b]}
 """
-
-
 
 
 def assert_clean(db, spec: Path, *apply_args: str) -> None:
@@ -98,19 +97,30 @@ def _build_waiting(db):
                     "WHERE a.application_name = 'pgrecon' AND p.phase LIKE 'waiting for writers%'")
 
 
+@contextmanager
+def apply_stuck_behind_a_writer(db, spec: Path):
+    """An apply process whose concurrent build waits for a transaction we hold open (so the fault
+    lands mid-statement); yields the process and the build's backend pid. The writer's
+    transaction is rolled back on the way out."""
+    writer = psycopg.connect(db.dsn)
+    proc = None
+    try:
+        writer.execute("INSERT INTO t VALUES (0, 0, 0)")
+        proc = db.process("apply", "--allow-hazards", "index-rebuild", "--lock-timeout", "60s", spec=spec)
+        pid = wait_for(lambda: _build_waiting(db), "a concurrent build waiting for writers")
+        yield proc, pid
+    finally:
+        writer.close()
+        if proc is not None and proc.poll() is None:  # the test failed before the apply ended
+            proc.kill()
+
+
 def test_connection_terminated_mid_statement(db, spec_file):
     setup_table(db)
     spec = spec_file(REPLACE)
-    writer = psycopg.connect(db.dsn)
-    writer.execute("INSERT INTO t VALUES (0, 0, 0)")
-    proc = db.process("apply", "--allow-hazards", "index-rebuild", "--lock-timeout", "60s", spec=spec)
-    try:
-        pid = wait_for(lambda: _build_waiting(db), "a concurrent build waiting for writers")
+    with apply_stuck_behind_a_writer(db, spec) as (proc, pid):
         db.execute("SELECT pg_terminate_backend(%s)", (pid,))
         out, err = proc.communicate(timeout=30)
-    finally:
-        writer.rollback()
-        writer.close()
     assert proc.returncode == 1
     assert "Traceback" not in err and ("lost the connection" in err or "terminating connection" in err), err
     assert_clean(db, spec, "--allow-hazards", "index-rebuild")
@@ -120,22 +130,15 @@ def test_server_restarted_mid_apply(server, spec_file, tmp_path):
     own = LocalServer(server.bin_dir, tmp_path / "data", dict(FAST_TEST_SETTINGS))
     own.start()
     try:
-        from tests.pgtest import wait_for, Database
         with psycopg.connect(own.dsn(), autocommit=True) as admin:
             admin.execute("CREATE DATABASE faults")
         db = Database(own, "faults")
         setup_table(db)
         spec = spec_file(REPLACE)
-        writer = psycopg.connect(db.dsn)
-        writer.execute("INSERT INTO t VALUES (0, 0, 0)")
-        proc = db.process("apply", "--allow-hazards", "index-rebuild", "--lock-timeout", "60s", spec=spec)
-        try:
-            wait_for(lambda: _build_waiting(db), "a concurrent build waiting for writers")
+        with apply_stuck_behind_a_writer(db, spec) as (proc, _):
             db.close()
             own.restart()
             out, err = proc.communicate(timeout=60)
-        finally:
-            writer.close()
         assert proc.returncode == 1 and "Traceback" not in err, err
         assert_clean(db, spec, "--allow-hazards", "index-rebuild")
         db.close()
