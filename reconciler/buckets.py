@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-UNITS = ("hour", "day", "week", "month", "year")
 _INTERVAL = re.compile(r"^\s*(?:(\d+)\s+)?(hour|day|week|month|year)s?\s*$", re.IGNORECASE)
 _APPROX_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 28 * 86400, "year": 365 * 86400}
 EPOCH = date(1970, 1, 1)
@@ -66,9 +65,6 @@ class Bucket:
     upper: datetime          # aware, UTC
     local_lower: datetime    # naive wall clock in the partitioning time zone
     local_upper: datetime
-
-    def contains(self, instant: datetime) -> bool:
-        return self.lower <= instant < self.upper
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:

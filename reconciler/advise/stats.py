@@ -68,12 +68,6 @@ class Snapshot:
     column_stats: dict[tuple[str, str, str], dict] = field(default_factory=dict)
     server_major: int = 0
 
-    def table_by_name(self, schema: str | None, name: str) -> dict | None:
-        for t in self.tables:
-            if t["name"] == name and (schema is None or t["schema"] == schema):
-                return t
-        return None
-
 
 def read_snapshot(conn: psycopg.Connection) -> Snapshot:
     """User tables and their indexes (defined as the catalog stage reads them), statistics,

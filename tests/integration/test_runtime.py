@@ -20,6 +20,7 @@ from reconciler.pgbouncer.local import LocalPgbouncer
 from reconciler.runtime import (BatchWriter, FlushError, PendingBuffer, PreparedStatements, QueryCache,
                                 QueryTimings, instrument, pool_from_spec, pooling_allows_prepare)
 from reconciler.spec import load_spec_text
+from tests.pgtest import wait_for
 
 ALL_TYPES = """
 CREATE TABLE everything (
@@ -104,6 +105,20 @@ def test_buffer_flushes_by_size_age_and_close(db):
     buffer.add((250, "y"))
     buffer.close()
     assert db.value("SELECT count(*) FROM events") == 251
+
+
+def test_buffer_timer_flushes_rows_nobody_added_after(db):
+    """With the background timer, a row left alone is written once it is max_age_s old."""
+    db.execute("CREATE TABLE events (id int PRIMARY KEY, v text)")
+    with psycopg.connect(db.dsn, autocommit=True) as conn:  # the timer thread's own connection
+        buffer = PendingBuffer(BatchWriter(conn, "events", ["id", "v"]).insert, max_rows=100, max_age_s=0.05,
+                               at_exit=False)
+        buffer.start_timer(0.01)
+        buffer.add((1, "x"))  # no add or tick after this one
+        wait_for(lambda: db.value("SELECT count(*) FROM events") == 1, "the timer to flush the row")
+        assert len(buffer) == 0
+        buffer.close()
+    assert db.value("SELECT count(*) FROM events") == 1
 
 
 def test_buffer_keeps_every_row_exactly_once_when_a_flush_fails(db):
