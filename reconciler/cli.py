@@ -150,11 +150,14 @@ def apply(planfile: Optional[Path] = typer.Argument(None, help="a plan saved by 
                                        "table": r.change.table, "seconds": round(r.seconds, 3)}
                                       for r in result.results],
                           "in_sync": result.in_sync,
+                          "waited_for_lock_s": round(result.waited_s, 3),
                           "remaining": [c.model_dump(mode="json") for c in result.remaining.changes]}, indent=2))
     if not result.in_sync:
         left = "\n".join(f"  {c.kind} {c.action} {c.name}: {c.reason}" for c in result.remaining.changes)
         raise PgreconError(f"applied {len(result.results)} changes, but the database is not in sync:\n{left}")
     if fmt == "text":
+        if result.waited_s >= 1:
+            _print(f"Waited {result.waited_s:.1f}s for another apply to finish.\n", markup=False)
         _print(f"Applied {len(result.results)} change{'s' if len(result.results) != 1 else ''}; "
                f"the database is in sync.\n", markup=False)
 

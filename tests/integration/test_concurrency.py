@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 
 import psycopg
@@ -54,6 +55,25 @@ def test_second_apply_gives_up_after_lock_wait(db, spec_file):
     assert "another pgrecon apply is running" in result.stderr
     assert "other-apply" in result.stderr
     assert set(db.indexes("t")) == {"t_pkey"}
+
+
+def test_apply_waits_for_the_lock_then_says_how_long(db, spec_file):
+    _big_table(db, 1000)
+    spec = spec_file(SPEC)
+    holder = psycopg.connect(db.dsn, autocommit=True, application_name="other-apply")
+    try:
+        holder.execute("SELECT pg_advisory_lock(%s)", (0x7067726563_6F6E,))
+        proc = db.process("apply", "--lock-wait", "60s", "--format", "json", spec=spec)
+        # the apply polls pg_try_advisory_lock: its first try has failed once it shows as its query
+        wait_for(lambda: db.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgrecon' "
+                                  "AND query LIKE '%pg_try_advisory_lock%'"), "the apply to wait for the lock")
+        assert set(db.indexes("t")) == {"t_pkey"}  # nothing done while waiting
+    finally:
+        holder.close()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    assert report["in_sync"] and report["waited_for_lock_s"] > 0 and report["applied"]
 
 
 def test_apply_killed_during_concurrent_build_converges_on_rerun(db, spec_file):
