@@ -1,11 +1,16 @@
-"""SQL fragments from the spec, parsed and re-printed with pglast.
+"""SQL fragments from the spec: checked with PostgreSQL's own parser, then used as written.
 
 Nothing the user writes as SQL text (an index expression, a predicate, a column in the string
-shorthand) reaches a statement as typed: it is parsed by PostgreSQL's own parser (pglast), checked
-to be exactly one expression of the allowed kind, and printed again from the parse tree.
+shorthand) reaches a statement unchecked: it is scanned and parsed by PostgreSQL's parser (pglast)
+and must be exactly one expression of the allowed kind, with balanced parentheses and no ``;``.
+What reaches the statement is then the user's own text, token for token, with comments removed
+and the blanks between tokens folded to one space: ``created_at AT TIME ZONE 'utc'`` stays that,
+and is not re-printed as ``timezone('utc', created_at)`` (PostgreSQL 17+ keeps the two apart).
 
->>> expression("status = 'active'")
+>>> expression("status = 'active'  -- only the live ones")
 "status = 'active'"
+>>> expression("created_at AT TIME ZONE 'utc'")
+"created_at AT TIME ZONE 'utc'"
 >>> index_element("last_active DESC NULLS LAST").descending
 True
 """
@@ -17,8 +22,7 @@ from functools import lru_cache
 
 from pglast import ast, parse_sql, visitors
 from pglast.enums import SortByDir, SortByNulls
-from pglast.parser import ParseError
-from pglast.stream import RawStream
+from pglast.parser import ParseError, scan
 
 
 class SqlTextError(ValueError):
@@ -43,15 +47,64 @@ class _Forbidden(visitors.Visitor):
             self.found.append(reason)
 
 
+_COMMENTS = frozenset({"SQL_COMMENT", "C_COMMENT"})
+_OPEN = {"ASCII_40": "ASCII_41", "ASCII_91": "ASCII_93"}  # ( ) and [ ]
+_CLOSE = frozenset(_OPEN.values())
+
+
+@dataclass(frozen=True)
+class _Token:
+    start: int
+    end: int  # exclusive
+    name: str
+
+
+def _tokens(text: str, what: str) -> list[_Token]:
+    """The tokens of ``text`` without comments (character offsets, end exclusive)."""
+    try:
+        raw = scan(text)
+    except ParseError as exc:
+        raise SqlTextError(f"not a valid {what}: {exc.args[0]}") from None
+    return [_Token(t.start, t.end + 1, t.name) for t in raw if t.name not in _COMMENTS]
+
+
+def _clean(text: str, what: str) -> tuple[str, list[_Token]]:
+    """``text`` as one line: tokens kept exactly, comments dropped, the blanks between two tokens
+    folded to one space. Refuses ``;`` and unbalanced brackets. Returns the text and its tokens."""
+    if not isinstance(text, str) or not text.strip():
+        raise SqlTextError(f"{what} is empty")
+    tokens = _tokens(text, what)
+    if not tokens:
+        raise SqlTextError(f"{what} is empty")
+    stack: list[str] = []
+    for token in tokens:
+        if token.name == "ASCII_59":
+            raise SqlTextError(f"{what} must be one expression; ';' is not allowed")
+        if token.name in _OPEN:
+            stack.append(_OPEN[token.name])
+        elif token.name in _CLOSE:
+            if not stack or stack.pop() != token.name:
+                raise SqlTextError(f"{what} has unbalanced parentheses or brackets")
+    if stack:
+        raise SqlTextError(f"{what} has unbalanced parentheses or brackets")
+    parts, out_tokens, previous_end, position = [], [], None, 0
+    for token in tokens:
+        if previous_end is not None and token.start > previous_end:
+            parts.append(" ")
+            position += 1
+        piece = text[token.start:token.end]
+        out_tokens.append(_Token(position, position + len(piece), token.name))
+        parts.append(piece)
+        position += len(piece)
+        previous_end = token.end
+    return "".join(parts), out_tokens
+
+
 def _parse(sql: str, what: str) -> list:
     try:
         return list(parse_sql(sql))
     except ParseError as exc:
         raise SqlTextError(f"not a valid {what}: {exc.args[0]}") from None
-
-
-def _print(node) -> str:
-    return RawStream()(node)
 
 
 def _check_allowed(node, what: str) -> None:
@@ -61,48 +114,41 @@ def _check_allowed(node, what: str) -> None:
         raise SqlTextError(f"{visitor.found[0]} in {what}")
 
 
-@lru_cache(maxsize=8192)
-def expression(text: str, what: str = "expression") -> str:
-    """Parse ``text`` as exactly one SQL value expression and return it re-printed.
+_SELECT_CLAUSES = ("fromClause", "whereClause", "groupClause", "havingClause", "windowClause", "sortClause",
+                   "limitCount", "limitOffset", "distinctClause", "valuesLists", "withClause", "lockingClause",
+                   "intoClause")
 
-    Raises :class:`SqlTextError` for a second statement, a ``;``, a sub-select, or anything that
-    is not a single expression.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise SqlTextError(f"{what} is empty")
-    if ";" in _strip_literals(text):
-        raise SqlTextError(f"{what} must be one expression; ';' is not allowed")
+
+def _expression_node(text: str, what: str):
+    """The parse tree of ``text`` (already cleaned) as exactly one value expression."""
     stmts = _parse(f"SELECT (\n{text}\n)", what)
     if len(stmts) != 1 or not isinstance(stmts[0].stmt, ast.SelectStmt):
         raise SqlTextError(f"{what} must be exactly one expression")
     select = stmts[0].stmt
-    extra = [
-        name
-        for name in ("fromClause", "whereClause", "groupClause", "havingClause", "windowClause",
-                     "sortClause", "limitCount", "limitOffset", "distinctClause", "valuesLists",
-                     "withClause", "lockingClause", "intoClause")
-        if getattr(select, name, None)
-    ]
+    extra = [name for name in _SELECT_CLAUSES if getattr(select, name, None)]
     if extra or len(select.targetList or ()) != 1:
         raise SqlTextError(f"{what} must be exactly one expression")
     node = select.targetList[0].val
     _check_allowed(node, what)
-    return _print(node)
+    return node
 
 
-def _strip_literals(text: str) -> str:
-    """``text`` without the contents of quoted strings and identifiers (to look for ``;``)."""
-    out, quote = [], None
-    for ch in text:
-        if quote:
-            if ch == quote:
-                quote = None
-            continue
-        if ch in ("'", '"'):
-            quote = ch
-            continue
-        out.append(ch)
-    return "".join(out)
+@lru_cache(maxsize=8192)
+def expression(text: str, what: str = "expression") -> str:
+    """Check that ``text`` is exactly one SQL value expression; return it as one clean line.
+
+    Raises :class:`SqlTextError` for a second statement, a ``;``, unbalanced parentheses, a
+    sub-select, a parameter, or anything that is not a single expression. The text returned is
+    the user's tokens unchanged (comments dropped, blanks folded), safe to put inside parentheses.
+    """
+    cleaned, _ = _clean(text, what)
+    _expression_node(cleaned, what)
+    return cleaned
+
+
+def parse_expression(text: str):
+    """The parse tree of an expression that :func:`expression` accepted (for comparisons)."""
+    return _expression_node(expression(text), "expression")
 
 
 @lru_cache(maxsize=8192)
@@ -125,15 +171,67 @@ class IndexElement:
     opclass: tuple[str, ...] | None
     descending: bool | None
     nulls_first: bool | None
+    opclass_params: tuple[tuple[str, str], ...] = ()
+
+
+def _option_value(node) -> str:
+    for attr in ("ival", "fval", "sval", "boolval", "bsval"):
+        value = getattr(node, attr, None)
+        if value is not None:
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return str(value)
+    if isinstance(node, ast.A_Const):
+        return _option_value(node.val)
+    if isinstance(node, ast.TypeName):
+        return ".".join(s.sval for s in node.names)
+    raise SqlTextError("an operator class parameter must be a number, a word or a quoted string")
+
+
+def _matching(tokens: list[_Token], open_at: int) -> int:
+    """The index of the bracket closing the one at ``open_at``."""
+    depth = 0
+    for i in range(open_at, len(tokens)):
+        if tokens[i].name in _OPEN:
+            depth += 1
+        elif tokens[i].name in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return i
+    raise SqlTextError("unbalanced parentheses")  # pragma: no cover - _clean checked the balance
+
+
+def _expression_text(cleaned: str, tokens: list[_Token], node) -> str:
+    """The part of an index key that is its expression, as the user wrote it.
+
+    In an index key an expression is either ``( expression )`` or a function call (SQL-syntax
+    forms such as ``SUBSTRING(x FROM 1 FOR 2)`` included), followed by the key's options. The
+    candidate text is proven by parsing it again: its tree must be the key's tree.
+    """
+    if tokens[0].name == "ASCII_40":
+        end = _matching(tokens, 0)
+        text = cleaned[tokens[1].start:tokens[end - 1].end] if end > 1 else ""
+    else:
+        first_open = next((i for i, t in enumerate(tokens) if t.name == "ASCII_40"), None)
+        if first_open is None:
+            raise SqlTextError("write the expression in parentheses, e.g. (a + b)")
+        text = cleaned[:tokens[_matching(tokens, first_open)].end]
+    try:
+        same = _expression_node(text, "index expression") == node
+    except SqlTextError:
+        same = False
+    if not same:
+        raise SqlTextError("write the expression in parentheses, e.g. (a + b) DESC")
+    return text
 
 
 @lru_cache(maxsize=8192)
 def index_element(text: str) -> IndexElement:
     """Parse one index key in SQL syntax, e.g. ``"last_active DESC NULLS LAST"`` or
-    ``"lower(name) gin_trgm_ops"``; the result names a column or holds a re-printed expression."""
-    if not isinstance(text, str) or not text.strip():
-        raise SqlTextError("index column is empty")
-    stmts = _parse(f"CREATE INDEX pgrecon_probe ON pgrecon_probe (\n{text}\n)", "index column")
+    ``"lower(name) gin_trgm_ops"`` or ``"tsv tsvector_ops(siglen=32)"``; the result names a
+    column, or holds the expression exactly as written (see :func:`expression`)."""
+    cleaned, tokens = _clean(text, "index column")
+    stmts = _parse(f"CREATE INDEX pgrecon_probe ON pgrecon_probe (\n{cleaned}\n)", "index column")
     if len(stmts) != 1 or not isinstance(stmts[0].stmt, ast.IndexStmt):
         raise SqlTextError("index column must be exactly one column or expression")
     stmt = stmts[0].stmt
@@ -145,11 +243,10 @@ def index_element(text: str) -> IndexElement:
     expr = None
     if elem.expr is not None:
         _check_allowed(elem.expr, "index expression")
-        expr = _print(elem.expr)
+        expr = _expression_text(cleaned, tokens, elem.expr)
     ordering = {SortByDir.SORTBY_ASC: False, SortByDir.SORTBY_DESC: True}.get(elem.ordering)
     nulls = {SortByNulls.SORTBY_NULLS_FIRST: True, SortByNulls.SORTBY_NULLS_LAST: False}.get(elem.nulls_ordering)
-    if getattr(elem, "opclassopts", None):
-        raise SqlTextError("operator class parameters are not supported")
+    params = tuple((d.defname, _option_value(d.arg)) for d in elem.opclassopts or ())
     return IndexElement(
         column=elem.name,
         expression=expr,
@@ -157,4 +254,5 @@ def index_element(text: str) -> IndexElement:
         opclass=tuple(s.sval for s in elem.opclass) if elem.opclass else None,
         descending=ordering,
         nulls_first=nulls,
+        opclass_params=params,
     )

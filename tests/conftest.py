@@ -63,17 +63,42 @@ def server(request, servers) -> LocalServer:
     return servers(request.param)
 
 
-@pytest.fixture
-def db(server) -> Database:
-    """A fresh, empty database on ``server``, dropped after the test."""
+def _create_database(server: LocalServer) -> Database:
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server.dsn(), autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    database = Database(server=server, name=name)
-    yield database
+    return Database(server=server, name=name)
+
+
+def _drop_database(database: Database) -> None:
     database.close()
-    with psycopg.connect(server.dsn(), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database.name)))
+
+
+@pytest.fixture
+def db(server) -> Database:
+    """A fresh, empty database on ``server``, dropped after the test."""
+    database = _create_database(server)
+    yield database
+    _drop_database(database)
+
+
+@pytest.fixture
+def db_on(servers):
+    """``db_on("18")``: a fresh database on one given major (for what only that major has, such
+    as pgvector on 18 or Debian's rum on 15), dropped after the test."""
+    made: list[Database] = []
+
+    def make(major: str) -> Database:
+        if major not in MAJORS:
+            raise RuntimeError(f"PostgreSQL {major} is not available here (set up by .ci/run)")
+        made.append(_create_database(servers(major)))
+        return made[-1]
+
+    yield make
+    for database in made:
+        _drop_database(database)
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def _covered(candidate: Candidate, snap: Snapshot, spec: Spec) -> str | None:
                         if i.table_oid == table.oid and i.valid]
     declared = spec.tables.get(f"{schema}.{name}")
     if declared:
-        definitions += [(ix.name, plain_definition(ix)) for ix in declared.indexes if ix.is_plain]
+        definitions += [(ix.name, d) for ix in declared.indexes if (d := plain_definition(ix)) is not None]
     for index_name_, d in definitions:
         if d.method != candidate.using:
             continue  # a partial index counts: statements normalised with $n hide the constants it serves

@@ -20,7 +20,7 @@ from ..plan.models import HAZARD_HELP, Hazard, Plan
 from ..spec.models import Spec
 from .executor import ApplyOptions, ApplyReporter, ChangeResult, Executor, SilentReporter
 from .history import History
-from ..catalog.canonical_cache import store
+from ..catalog.canonical_cache import remember_canonical_forms
 from .locking import acquire_apply_lock, release_apply_lock
 
 __all__ = ["ApplyOptions", "ApplyReporter", "ApplyResult", "SilentReporter", "check_hazards", "run_apply"]
@@ -54,15 +54,6 @@ def check_hazards(plan: Plan, allowed: frozenset[str]) -> None:
         lines.append(f"  {hazard}: {HAZARD_HELP[Hazard(hazard)]}")
     lines.append(f"Review the plan, then allow them with --allow-hazards {','.join(sorted(needed))}")
     raise Refused("\n".join(lines))
-
-
-def _remember_canonical_forms(conn, plan: Plan) -> None:
-    """Keep the server's canonical index forms this plan computed, so later plans reuse them
-    (a courtesy: without the privilege to create the pgrecon schema, nothing is kept)."""
-    try:
-        store(conn, plan._canonical)
-    except psycopg.errors.InsufficientPrivilege:
-        pass
 
 
 def verify(dsn: str, spec: Spec, now: datetime | None, settle_s: float = 3.0) -> Plan:
@@ -101,7 +92,7 @@ def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOpt
                                   "applied. Make a new plan with `pgrecon plan --out` and review it")
                 plan = saved
             check_hazards(plan, options.allow_hazards)
-            _remember_canonical_forms(conn, fresh)
+            remember_canonical_forms(conn, fresh._canonical, create=True)
             if on_plan:
                 on_plan(plan)
             pgbouncer_dsn = None

@@ -4,8 +4,10 @@ Canonicalising a declared index (see :mod:`.canonical`) costs DDL on a temporary
 3 ms each once the catalog holds tens of thousands of relations. The result depends only on the
 statement, the table's columns (names, types, collations), the search_path, the installed
 extensions and the server version; an entry's key is a hash of all of them, so an entry is reused
-only when the server would answer the same. ``apply`` stores the forms its plan computed
-(``plan`` never writes); the next plans find them with one query.
+only when the server would answer the same. ``apply`` creates the cache and stores the forms its
+plan computed; a ``plan`` on a writable session adds the forms it computed to a cache that exists
+(it never creates one). The next plans, and plans on standbys that replicate it, find them with
+one query.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from ..spec.models import IndexSpec
 from .models import Catalog, IndexDefinition, LiveTable
 
 TABLE = "pgrecon.canonical_cache"
+FORMAT = 2  # 2: operator classes named by visibility, with their parameters; statements as written
 
 
 def context_key(catalog: Catalog) -> str:
     """The part of every key that does not depend on the table or the index."""
-    material = [catalog.server.version_num, catalog.server.search_path,
+    material = [FORMAT, catalog.server.version_num, catalog.server.search_path,
                 sorted([name, e.installed_version] for name, e in catalog.extensions.items() if e.installed_version)]
     return json.dumps(material)
 
@@ -38,22 +41,35 @@ def cache_key(context: str, table: LiveTable, index: IndexSpec) -> str:
     return hashlib.sha256("\n".join((context, columns, statement)).encode()).hexdigest()
 
 
-def read_cached(conn: psycopg.Connection, keys: list[str]) -> dict[str, IndexDefinition]:
-    """The cached definitions among ``keys`` (none when the cache was never written here)."""
-    if not keys or not conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)).fetchone()[0]:
+def read_cached(conn: psycopg.Connection, keys: list[str]) -> dict[str, IndexDefinition] | None:
+    """The cached definitions among ``keys``; ``None`` when this database has no cache."""
+    if not conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)).fetchone()[0]:
+        return None
+    if not keys:
         return {}
     rows = conn.execute("SELECT key, definition FROM pgrecon.canonical_cache WHERE key = ANY(%s)", (keys,)).fetchall()
     return {key: IndexDefinition.from_json(data if isinstance(data, dict) else json.loads(data)) for key, data in rows}
 
 
-def store(conn: psycopg.Connection, entries: dict[str, IndexDefinition]) -> int:
-    """Add ``entries`` (a write: apply only). Returns how many were new."""
+def store(conn: psycopg.Connection, entries: dict[str, IndexDefinition], create: bool = True) -> int:
+    """Add ``entries``, creating the cache first when ``create`` (apply) — else the caller knows
+    that it exists (plan). Returns how many were new."""
     if not entries:
         return 0
     with conn.transaction():
-        conn.execute(render("sql/canonical_cache_schema.sql.j2"))
+        if create:
+            conn.execute(render("sql/canonical_cache_schema.sql.j2"))
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO pgrecon.canonical_cache (key, definition) VALUES (%s, %s) "
                             "ON CONFLICT (key) DO NOTHING",
                             [(key, Jsonb(definition.to_json())) for key, definition in entries.items()])
             return cur.rowcount
+
+
+def remember_canonical_forms(conn: psycopg.Connection, entries: dict[str, IndexDefinition], create: bool) -> None:
+    """:func:`store`, as a courtesy: without the privilege to write the cache (or on a session
+    that may not write), nothing is kept and nothing fails."""
+    try:
+        store(conn, entries, create=create)
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction):
+        pass

@@ -1,14 +1,16 @@
 """Declared indexes in the shape of live ones, checked against the live tables.
 
-A plain declared index (columns only, default operator classes and collations, no predicate) has
-a definition that can be written down without the server, and is compared with live indexes
-directly. Every other declared index, and every plain one that does not already match a live
-index, goes through :func:`~reconciler.catalog.canonical.canonicalize`: the server says what it
-means, and refuses what it would refuse at apply time.
+A declared index that :func:`~reconciler.catalog.equivalence.matches` a live index of its table
+takes that index's definition: no DDL, no cache, nothing written (the common case of a database
+in sync). Every other declared index gets its canonical form from the canonical-form cache, else
+from :func:`~reconciler.catalog.canonical.canonicalize`: the server says what it means, and
+refuses what it would refuse at apply time. On a read-only session (a hot standby) the server
+cannot be asked; such declarations are reported with the way to warm the cache.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 import psycopg
@@ -17,7 +19,8 @@ from ..errors import Problem
 from ..spec.models import IndexSpec, Spec, split_table_key
 from .canonical import CanonicalRequest, canonicalize
 from .canonical_cache import cache_key, context_key, read_cached
-from .models import Catalog, IndexDefinition, LiveTable
+from .equivalence import matches
+from .models import Catalog, IndexDefinition, LiveIndex, LiveTable
 from .reader import normalize_storage, shared_key
 
 
@@ -39,8 +42,11 @@ class DesiredIndex:
         return self.spec.name
 
 
-def plain_definition(index: IndexSpec) -> IndexDefinition:
-    """The definition of a plain declared index (see :attr:`IndexSpec.is_plain`)."""
+def plain_definition(index: IndexSpec) -> IndexDefinition | None:
+    """The definition of a declared index written with plain columns only (default operator
+    classes and collations, no predicate), which needs no server to write down; else ``None``."""
+    if index.where is not None or any(c.column is None or c.opclass or c.collation for c in index.columns):
+        return None
     return IndexDefinition(
         method=index.using,
         keys=tuple(shared_key(c.column, None, None, None, c.descending, c.nulls_first) for c in index.columns),
@@ -52,17 +58,55 @@ def plain_definition(index: IndexSpec) -> IndexDefinition:
     )
 
 
+def live_match(index: IndexSpec, table: LiveTable, live: list[LiveIndex]) -> LiveIndex | None:
+    """The live index of ``table`` that ``index`` certainly is (same name tried first), if any."""
+    for candidate in sorted(live, key=lambda ix: ix.name != index.name):
+        if matches(index, table, candidate.definition):
+            return candidate
+    return None
+
+
+_KIND_NAMES = {"v": "a view", "f": "a foreign table", "S": "a sequence", "i": "an index", "I": "an index",
+               "c": "a composite type", "t": "a TOAST table"}
+
+
+def _missing_relation(key: str, kind: str | None) -> str:
+    schema, name = split_table_key(key)
+    if kind is not None:
+        return (f"{key} is {_KIND_NAMES.get(kind, f'a relation of kind {kind!r}')}; PostgreSQL indexes only "
+                f"tables, partitioned tables and materialized views")
+    return (f"no table, partitioned table or materialized view {name!r} in schema {schema!r} (pgrecon manages "
+            f"their indexes; the relations themselves come from your migrations)")
+
+
+def _unknown_method(catalog: Catalog, spec: Spec, method: str) -> str | None:
+    """Why ``method`` cannot be used here, if it cannot: it must be in ``pg_am``, unless an
+    extension the spec installs may bring it (then the server decides while canonicalising)."""
+    known = catalog.server.index_methods
+    if not known or method in known:
+        return None
+    if any(_installable(catalog, e.name) for e in spec.extensions):
+        return None
+    close = difflib.get_close_matches(method, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f"; installed: {', '.join(known)}"
+    return f"access method {method!r} is not installed in this database{hint}"
+
+
 def missing_objects(spec: Spec, catalog: Catalog) -> list[tuple[tuple, str]]:
-    """Tables and columns the spec names that the database does not have."""
+    """Relations, columns and access methods the spec names that the database does not have."""
     problems = []
     for key, table_spec in spec.tables.items():
         table = catalog.table(key)
         if table is None:
-            schema, name = split_table_key(key)
-            problems.append((("tables", key), f"table {name!r} does not exist in schema {schema!r} "
-                                              f"(pgrecon manages tables' indexes; the tables come from your migrations)"))
+            problems.append((("tables", key), _missing_relation(key, catalog.other_relations.get(key))))
             continue
+        if table.materialized_view and table_spec.partitioning is not None:
+            problems.append((("tables", key, "partitioning"), f"{key} is a materialized view; it cannot be "
+                                                              f"partitioned"))
         for i, index in enumerate(table_spec.indexes):
+            method_problem = _unknown_method(catalog, spec, index.using)
+            if method_problem:
+                problems.append((("tables", key, "indexes", i, "using"), method_problem))
             for j, col in enumerate(index.columns):
                 if col.column is not None and table.column(col.column) is None:
                     problems.append((("tables", key, "indexes", i, "columns", j),
@@ -98,7 +142,6 @@ def _installable(catalog: Catalog, name: str) -> bool:
 
 
 def _suggest(table: LiveTable, name: str) -> str:
-    import difflib
     close = difflib.get_close_matches(name, [c.name for c in table.columns], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -111,11 +154,18 @@ class Resolution:
     desired: list[DesiredIndex]
     problems: list[Problem]
     computed: dict[str, IndexDefinition]
+    cache_exists: bool = False
+
+
+READ_ONLY_FIX = ("this session is read-only (a hot standby?), so the server cannot be asked for its canonical "
+                 "form; run `pgrecon plan` or `pgrecon apply` with this spec on the primary once: it records "
+                 "the forms in pgrecon.canonical_cache, which standbys replicate")
 
 
 def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> Resolution:
     """Every declared index with its canonical definition, or the problems that prevent it.
-    Canonical forms come from the cache when it has them, else from the server."""
+    Definitions are read off a matching live index when one certainly matches, else come from
+    the cache, else from the server (never on a read-only session)."""
     source = spec.source
     problems = [source.problem(p, m) for p, m in missing_objects(spec, catalog)]
     if problems:
@@ -124,30 +174,31 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> R
     requests: list[CanonicalRequest] = []
     for key, table_spec in spec.tables.items():
         table = catalog.table(key)
-        live = None
+        live = catalog.indexes_on(table.oid)
         for i, index in enumerate(table_spec.indexes):
-            if index.is_plain:
-                definition = plain_definition(index)
-                if live is None:
-                    live = {ix.name: ix for ix in catalog.indexes_on(table.oid)}
-                same_name = live.get(index.name)
-                if same_name is not None and same_name.definition == definition and same_name.valid:
-                    resolved[(key, i)] = definition
-                    continue
-                if any(ix.definition == definition and ix.valid for ix in live.values()):
-                    resolved[(key, i)] = definition  # exists under another name: a rename
-                    continue
+            found = live_match(index, table, live)
+            if found is not None:
+                resolved[(key, i)] = found.definition
+                continue
             requests.append(CanonicalRequest(ref=(key, i), table=table, index=index))
     computed: dict[str, IndexDefinition] = {}
     keys: dict = {}
+    cache_exists = False
     if requests:
         context = context_key(catalog)
         keys = {request.ref: cache_key(context, request.table, request.index) for request in requests}
         cached = read_cached(conn, list(set(keys.values())))
+        cache_exists = cached is not None
         for request in requests:
-            if keys[request.ref] in cached:
+            if cached and keys[request.ref] in cached:
                 resolved[request.ref] = cached[keys[request.ref]]
         requests = [r for r in requests if r.ref not in resolved]
+    if requests and (catalog.server.read_only or catalog.server.in_recovery):
+        for request in requests:
+            key, i = request.ref
+            problems.append(source.problem(("tables", key, "indexes", i),
+                                           f"{request.index.name} cannot be compared here: {READ_ONLY_FIX}"))
+        requests = []
     if requests:
         missing_extensions = [e for e in spec.extensions if _installable(catalog, e.name)]
         answers = canonicalize(conn, requests, missing_extensions, spec.target.lock_timeout)
@@ -164,4 +215,4 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> R
     desired = [DesiredIndex(key, i, index, resolved[(key, i)])
                for key, table_spec in spec.tables.items()
                for i, index in enumerate(table_spec.indexes) if (key, i) in resolved]
-    return Resolution(desired, problems, computed)
+    return Resolution(desired, problems, computed, cache_exists)

@@ -17,8 +17,10 @@ from functools import cached_property
 class IndexKey:
     """One key column of an index, normalised by the server.
 
-    ``opclass`` is ``None`` when it is the default for the column's type and method;
-    ``collation`` is ``None`` for a column key that uses the column's own collation.
+    ``opclass`` is ``None`` when it is the default for the column's type and method, unqualified
+    when the search_path finds it, ``schema.name`` otherwise; ``opclass_params`` are its
+    parameters (``siglen``), normalised like storage parameters; ``collation`` is ``None`` for a
+    column key that uses the column's own collation.
     """
 
     column: str | None
@@ -27,6 +29,7 @@ class IndexKey:
     collation: str | None = None
     descending: bool = False
     nulls_first: bool = False
+    opclass_params: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         """The key as SQL-ish text for messages (not for statements)."""
@@ -35,6 +38,8 @@ class IndexKey:
             text += f' COLLATE "{self.collation}"'
         if self.opclass:
             text += f" {self.opclass}"
+        if self.opclass_params:
+            text += f" ({', '.join(f'{k}={v}' for k, v in self.opclass_params)})"
         if self.descending:
             text += " DESC"
         if self.nulls_first != self.descending:
@@ -59,12 +64,13 @@ class IndexDefinition:
         return {"method": self.method, "unique": self.unique, "include": list(self.include),
                 "predicate": self.predicate, "storage": [list(p) for p in self.storage],
                 "nulls_not_distinct": self.nulls_not_distinct,
-                "keys": [[k.column, k.expression, k.opclass, k.collation, k.descending, k.nulls_first]
-                         for k in self.keys]}
+                "keys": [[k.column, k.expression, k.opclass, k.collation, k.descending, k.nulls_first,
+                          [list(p) for p in k.opclass_params]] for k in self.keys]}
 
     @classmethod
     def from_json(cls, data: dict) -> "IndexDefinition":
-        return cls(method=data["method"], keys=tuple(IndexKey(*k) for k in data["keys"]), unique=data["unique"],
+        keys = tuple(IndexKey(*k[:6], opclass_params=tuple(tuple(p) for p in k[6])) for k in data["keys"])
+        return cls(method=data["method"], keys=keys, unique=data["unique"],
                    include=tuple(data["include"]), predicate=data["predicate"],
                    storage=tuple(tuple(p) for p in data["storage"]),
                    nulls_not_distinct=data["nulls_not_distinct"])
@@ -127,7 +133,7 @@ class LiveTable:
     oid: int
     schema: str
     name: str
-    kind: str  # 'r' table, 'p' partitioned table
+    kind: str  # 'r' table, 'p' partitioned table, 'm' materialized view
     columns: tuple[Column, ...]
     parent_oid: int | None = None  # the partitioned table this is a partition of
     partition_bound: str | None = None
@@ -142,6 +148,10 @@ class LiveTable:
         return self.kind == "p"
 
     @property
+    def materialized_view(self) -> bool:
+        return self.kind == "m"
+
+    @property
     def key(self) -> str:
         return f"{self.schema}.{self.name}"
 
@@ -151,6 +161,11 @@ class LiveTable:
 
     def column(self, name: str) -> Column | None:
         return self._columns_by_name.get(name)
+
+    @cached_property
+    def column_types(self) -> tuple[tuple[str, str], ...]:
+        """``(name, type)`` of every column, sorted: a hashable key for what types decide."""
+        return tuple(sorted((c.name, c.type) for c in self.columns))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +184,9 @@ class ServerInfo:
     database: str
     user: str
     search_path: str = ""
+    index_methods: tuple[str, ...] = ()
+    in_recovery: bool = False
+    read_only: bool = False
 
     @property
     def major(self) -> int:
@@ -184,6 +202,7 @@ class Catalog:
     indexes: dict[int, LiveIndex]
     extensions: dict[str, LiveExtension]
     state_rows: tuple = field(default=(), repr=False, compare=False)
+    other_relations: dict[str, str] = field(default_factory=dict)  # named, but not indexable: key -> relkind
     _by_key: dict[str, LiveTable] = field(default_factory=dict, repr=False, compare=False)
     _by_table: dict[int, list[LiveIndex]] = field(default_factory=dict, repr=False, compare=False)
     _by_parent_index: dict[int, list[LiveIndex]] = field(default_factory=dict, repr=False, compare=False)

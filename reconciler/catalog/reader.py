@@ -19,6 +19,7 @@ from .models import (Catalog, Column, IndexDefinition, IndexKey, LiveExtension, 
                      LiveTable, ServerInfo)
 
 CATALOG_QUERIES = 5  # server, extensions, tables, indexes, names (a test counts them on a real server)
+INDEXABLE_KINDS = frozenset({"r", "p", "m"})  # table, partitioned table, materialized view
 INDOPTION_DESC = 0x0001
 INDOPTION_NULLS_FIRST = 0x0002
 
@@ -47,12 +48,14 @@ def read_catalog(conn: psycopg.Connection, table_keys: list[tuple[str, str]],
         server = ServerInfo(**dict(zip(cols, rows[0])))
         ext_cols, ext_rows = _rows(conn, "extensions", {"names": extension_names})
         extensions = {d["name"]: LiveExtension(**d) for d in _dicts(ext_cols, ext_rows)}
-        table_dicts = read_tables(conn, table_keys)
-        table_rows = [tuple(d.values()) for d in table_dicts]
+        all_dicts = read_tables(conn, table_keys)
+        table_dicts = [d for d in all_dicts if d["kind"] in INDEXABLE_KINDS]
+        table_rows = [tuple(d.values()) for d in all_dicts]
         tables = {d["oid"]: live_table(d) for d in table_dicts}
+        others = {f"{d['schema']}.{d['name']}": d["kind"] for d in all_dicts if d["kind"] not in INDEXABLE_KINDS}
         indexes, index_rows = read_indexes(conn, table_dicts)
     return Catalog(server=server, tables=tables, indexes=indexes, extensions=extensions,
-                   state_rows=(ext_rows, table_rows, index_rows))
+                   state_rows=(ext_rows, table_rows, index_rows), other_relations=others)
 
 
 def read_tables(conn: psycopg.Connection, table_keys: list[tuple[str, str]]) -> list[dict]:
@@ -90,7 +93,7 @@ class IndexNames:
     """Names of the operator classes and collations used by a set of indexes (one query)."""
 
     def __init__(self, opclasses: dict[int, str | None], collations: dict[int, str]):
-        self.opclasses = opclasses  # None for an operator class that is its type's default
+        self.opclasses = opclasses  # None for its type's default; schema-qualified when not visible
         self.collations = collations
 
     @classmethod
@@ -99,9 +102,9 @@ class IndexNames:
         collation_oids = {oid for row in index_rows for oid in row[_COLLATIONS] or () if oid}
         columns, rows = _rows(conn, "names", {"opclasses": sorted(opclass_oids), "collations": sorted(collation_oids)})
         opclasses, collations = {}, {}
-        for kind, oid, name, schema, is_default in rows:
+        for kind, oid, name, schema, is_default, visible in rows:
             if kind == "opclass":
-                opclasses[oid] = None if is_default else (name if schema == "pg_catalog" else f"{schema}.{name}")
+                opclasses[oid] = None if is_default else (name if visible else f"{schema}.{name}")
             else:
                 collations[oid] = name
         return cls(opclasses, collations)
@@ -136,18 +139,19 @@ _KEYS: dict[tuple, IndexKey] = {}
 
 
 def shared_key(column: str | None, expression: str | None, opclass: str | None, collation: str | None,
-               descending: bool, nulls_first: bool) -> IndexKey:
+               descending: bool, nulls_first: bool, opclass_params: tuple[tuple[str, str], ...] = ()) -> IndexKey:
     """An :class:`IndexKey`, one object for equal keys (there are few distinct ones)."""
-    cache_key = (column, expression, opclass, collation, descending, nulls_first)
+    cache_key = (column, expression, opclass, collation, descending, nulls_first, opclass_params)
     key = _KEYS.get(cache_key)
     if key is None:
-        key = _KEYS[cache_key] = IndexKey(column, expression, opclass, collation, descending, nulls_first)
+        key = _KEYS[cache_key] = IndexKey(column, expression, opclass, collation, descending, nulls_first,
+                                          opclass_params)
     return key
 
 
 INDEX_COLUMNS = ["oid", "schema", "name", "table_oid", "method", "is_unique", "nulls_not_distinct", "valid",
                  "ready", "partitioned", "key_count", "attnums", "opclasses", "collations", "options",
-                 "key_texts", "predicate", "storage", "parent_oid", "constraints"]
+                 "key_texts", "opclass_params", "predicate", "storage", "parent_oid", "constraints"]
 _OPCLASSES, _COLLATIONS = INDEX_COLUMNS.index("opclasses"), INDEX_COLUMNS.index("collations")
 
 
@@ -159,7 +163,7 @@ def live_index(row: tuple, names: IndexNames, attributes: dict[int, tuple[str, i
     the default for the key's type.
     """
     (oid, schema, name, table_oid, method, is_unique, nulls_not_distinct, valid, ready, partitioned, key_count,
-     attnums, opclasses, collations, options, texts, predicate, storage, parent_oid, constraints) = row
+     attnums, opclasses, collations, options, texts, params, predicate, storage, parent_oid, constraints) = row
     keys = []
     for n in range(key_count):
         attnum = attnums[n]
@@ -172,8 +176,9 @@ def live_index(row: tuple, names: IndexNames, attributes: dict[int, tuple[str, i
             column, expression = None, texts[n]
             collation = names.collations.get(collation_oid) if collation_oid else None
         option = options[n] or 0
+        opclass_params = normalize_storage(params[n].split(",")) if params and params[n] else ()
         keys.append(shared_key(column, expression, names.opclasses.get(opclasses[n]), collation,
-                               bool(option & INDOPTION_DESC), bool(option & INDOPTION_NULLS_FIRST)))
+                               bool(option & INDOPTION_DESC), bool(option & INDOPTION_NULLS_FIRST), opclass_params))
     include = tuple(attributes.get(a, (f"#{a}", 0))[0] if a else texts[n]
                     for n, a in enumerate(attnums[key_count:], start=key_count))
     definition = IndexDefinition(method, tuple(keys), is_unique, include, predicate,

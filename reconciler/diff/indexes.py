@@ -10,7 +10,13 @@ Indexes are matched by definition, then by name:
   interrupted apply, it is adopted instead of built again;
 * same name, INVALID (a failed or killed concurrent build): drop it and build it again;
 * live indexes nobody declared: reported; dropped only when the table prunes unmanaged indexes.
-  Indexes that back constraints are never dropped or replaced.
+  Indexes that back constraints are never dropped or replaced; a declared index with the same
+  definition as a constraint's index is built beside it, with a note (it is redundant);
+* a declared index on a partition whose name is taken by the child of a partitioned index is
+  not that child: when the partitioned index leaves the spec, the declared one is built under a
+  temporary name and renamed once the partitioned index (and its children) are dropped; a
+  partitioned index never adopts a declared standalone index as its child. Children of
+  partitioned indexes are managed through their parent, never on their own.
 """
 
 from __future__ import annotations
@@ -80,6 +86,8 @@ class IndexAction:
     adopt: LiveIndex | None = None
     partitions: tuple[PartitionStep, ...] = ()
     leftover: bool = False
+    build_as: str | None = None       # create: build under this name (renamed by a later action)
+    rename_from: str | None = None    # rename: of an index built earlier in the same apply
 
 
 @dataclass(frozen=True)
@@ -91,11 +99,22 @@ class IndexNote:
     message: str
 
 
+@dataclass(frozen=True)
+class ChildConflict:
+    """A declared index whose name is held by ``child``, the child of a partitioned index."""
+
+    desired: DesiredIndex
+    table: LiveTable
+    child: LiveIndex
+    built: LiveIndex | None  # the declared index, already built under its temporary name
+
+
 @dataclass
 class IndexDiff:
     actions: list[IndexAction] = field(default_factory=list)
     notes: list[IndexNote] = field(default_factory=list)
     problems: list[tuple[tuple, str]] = field(default_factory=list)
+    conflicts: list[ChildConflict] = field(default_factory=list)
 
 
 def diff_indexes(spec: Spec, catalog: Catalog, desired: list[DesiredIndex]) -> IndexDiff:
@@ -104,12 +123,74 @@ def diff_indexes(spec: Spec, catalog: Catalog, desired: list[DesiredIndex]) -> I
     by_table: dict[str, list[DesiredIndex]] = {}
     for d in desired:
         by_table.setdefault(d.table_key, []).append(d)
+    declared_oids = frozenset(
+        ix.oid for key, ds in by_table.items() if (t := catalog.table(key)) is not None
+        for ix in catalog.indexes_on(t.oid) if ix.name in {d.name for d in ds})
     for key, table_spec in spec.tables.items():
         table = catalog.table(key)
         if table is None:
             continue
-        _diff_table(catalog, table, by_table.get(key, []), table_spec.prune_unmanaged_indexes, out)
+        _diff_table(catalog, table, by_table.get(key, []), table_spec.prune_unmanaged_indexes, out, declared_oids)
+    _resolve_child_conflicts(catalog, out)
+    _keep_adopted_children(out)
     return out
+
+
+def _root_index(catalog: Catalog, index: LiveIndex) -> LiveIndex | None:
+    """The top partitioned index above ``index`` (``None`` when it was not read: its table is
+    not in the spec)."""
+    while index.parent_oid is not None:
+        parent = catalog.indexes.get(index.parent_oid)
+        if parent is None:
+            return None
+        index = parent
+    return index
+
+
+def _resolve_child_conflicts(catalog: Catalog, out: IndexDiff) -> None:
+    """A declared index on a partition named like a child of a partitioned index: built under a
+    temporary name and renamed after the partitioned index is dropped (when it leaves the spec),
+    else refused (two indexes cannot have one name)."""
+    leaving = {a.live.oid: a for a in out.actions if a.action in ("drop", "replace") and a.live is not None}
+    for conflict in out.conflicts:
+        d, table, child = conflict.desired, conflict.table, conflict.child
+        root = _root_index(catalog, child)
+        if root is None or root.oid not in leaving:
+            owner = f"partitioned index {root.name}" if root is not None else "a partitioned index of a table " \
+                                                                                "the spec does not name"
+            out.problems.append((d.path, f"{d.name} is the name of the child of {owner} on {table.key}; "
+                                         f"a declared index cannot have it while {owner} stays. Give the declared "
+                                         f"index another name, or remove the partitioned index from the spec "
+                                         f"(its table must prune unmanaged indexes)"))
+            continue
+        temp = temp_index_name(table.schema, table.name, d.name)
+        reason = f"the name is held by the child of {root.name}, which leaves the spec"
+        if conflict.built is None:
+            out.actions.append(IndexAction("create", table, d.name, f"{reason}; built as {temp} first", d,
+                                           build_as=temp))
+        out.actions.append(IndexAction("rename", table, d.name, f"{reason}; renamed once {root.name} is dropped",
+                                       d, rename_from=temp))
+
+
+def _adopted(steps: tuple[PartitionStep, ...]) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for step in steps:
+        if step.action == "attach":
+            found.add((step.partition.schema, step.child))
+        found |= _adopted(step.steps)
+    return found
+
+
+def _keep_adopted_children(out: IndexDiff) -> None:
+    """An unmanaged index that a partitioned index adopts as its child in this plan is neither
+    dropped nor reported as unmanaged: it becomes part of the partitioned index."""
+    adopted: set[tuple[str, str]] = set()
+    for action in out.actions:
+        adopted |= _adopted(action.partitions)
+    if not adopted:
+        return
+    out.actions = [a for a in out.actions if not (a.action == "drop" and (a.table.schema, a.name) in adopted)]
+    out.notes = [n for n in out.notes if (n.table.partition(".")[0], n.name) not in adopted]
 
 
 def _usable(index: LiveIndex) -> bool:
@@ -117,7 +198,7 @@ def _usable(index: LiveIndex) -> bool:
 
 
 def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex], prune: bool,
-                out: IndexDiff) -> None:
+                out: IndexDiff, declared_oids: frozenset[int] = frozenset()) -> None:
     live = catalog.indexes_on(table.oid)
     by_name = {i.name: i for i in live}
     declared_names = {d.name for d in declared}
@@ -126,11 +207,24 @@ def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex]
     def add(action: IndexAction) -> None:
         out.actions.append(action)
 
+    def steps_for(definition: IndexDefinition, parent: LiveIndex | None, name: str | None = None):
+        return partition_steps(catalog, table, definition, parent, name, declared_oids)
+
     for d in declared:
         current = by_name.get(d.name)
+        if current is not None and current.parent_oid is not None:
+            temp = temp_index_name(table.schema, table.name, d.name)
+            built = by_name.get(temp)
+            if built is not None and not (built.definition == d.definition and built.valid):
+                built = None
+            if built is not None:
+                claimed.add(built.oid)
+            claimed.add(current.oid)
+            out.conflicts.append(ChildConflict(d, table, current, built))
+            continue
         if current is not None and current.definition == d.definition and _usable(current):
             claimed.add(current.oid)
-            steps = partition_steps(catalog, table, d.definition, current) if current.partitioned else ()
+            steps = steps_for(d.definition, current) if current.partitioned else ()
             if steps:
                 add(IndexAction("attach", table, d.name, "partitions without this index", d, current,
                                 partitions=steps))
@@ -143,23 +237,23 @@ def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex]
                                          f"your migrations"))
             continue
         ready = next((m for m in live if m.oid not in claimed and m.name not in declared_names
-                      and m.definition == d.definition and _usable(m) and not m.backs_constraint), None)
+                      and m.parent_oid is None and m.definition == d.definition and _usable(m)
+                      and not m.backs_constraint), None)
         twin = next((m for m in live if m.definition == d.definition and m.backs_constraint and m.valid), None)
-        if ready is None and twin is not None and current is None:
-            out.problems.append((d.path, f"{d.name} has the same definition as {twin.name}, which backs constraint "
-                                         f"{', '.join(twin.constraints)}; declare it under the name {twin.name} "
-                                         f"or remove it"))
-            continue
         if ready is not None:
             claimed.add(ready.oid)
-            steps = partition_steps(catalog, table, d.definition, ready) if ready.partitioned else ()
+            steps = steps_for(d.definition, ready) if ready.partitioned else ()
         if current is None:
             if ready is not None:
                 add(IndexAction("rename", table, d.name, f"same definition as {ready.name}", d, ready,
                                 partitions=steps))
             else:
-                steps = partition_steps(catalog, table, d.definition, None, d.name) if table.partitioned else ()
+                steps = steps_for(d.definition, None, d.name) if table.partitioned else ()
                 add(IndexAction("create", table, d.name, "missing", d, partitions=steps))
+                if twin is not None:
+                    out.notes.append(IndexNote(table.key, d.name,
+                                               f"redundant: same definition as {twin.name}, which backs constraint "
+                                               f"{', '.join(twin.constraints)} (built as declared)"))
             continue
         claimed.add(current.oid)
         if ready is not None:
@@ -172,14 +266,14 @@ def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex]
                             "INVALID (a concurrent build failed or was interrupted)", d, current))
         else:
             temp = temp_index_name(table.schema, table.name, d.name)
-            steps = partition_steps(catalog, table, d.definition, None, temp) if table.partitioned else ()
+            steps = steps_for(d.definition, None, temp) if table.partitioned else ()
             add(IndexAction("replace", table, d.name,
                             f"definition differs: {'; '.join(current.definition.differences(d.definition))}",
                             d, current, partitions=steps))
 
     for index in live:
-        if index.oid in claimed:
-            continue
+        if index.oid in claimed or index.parent_oid is not None:
+            continue  # children of partitioned indexes come and go with their parent
         if index.name.startswith(TEMP_PREFIX):
             add(IndexAction("drop", table, index.name, "left behind by an interrupted apply", live=index,
                             leftover=True))
@@ -197,9 +291,11 @@ def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex]
 
 
 def partition_steps(catalog: Catalog, table: LiveTable, definition: IndexDefinition,
-                    parent: LiveIndex | None, parent_name: str | None = None) -> tuple[PartitionStep, ...]:
+                    parent: LiveIndex | None, parent_name: str | None = None,
+                    declared: frozenset[int] = frozenset()) -> tuple[PartitionStep, ...]:
     """What each partition of ``table`` needs for the partitioned index ``parent`` (existing) or
-    ``parent_name`` (about to be created) to cover it."""
+    ``parent_name`` (about to be created) to cover it. An index of the same definition already on
+    a partition is attached as the child, unless it is ``declared`` (oids) as an index of its own."""
     name = parent.name if parent is not None else parent_name
     attached = {c.table_oid: c for c in catalog.children_of(parent.oid)} if parent is not None else {}
     steps = []
@@ -207,20 +303,20 @@ def partition_steps(catalog: Catalog, table: LiveTable, definition: IndexDefinit
         child = attached.get(part.oid)
         if child is not None:
             if part.partitioned and not child.valid:
-                below = partition_steps(catalog, part, definition, child)
+                below = partition_steps(catalog, part, definition, child, declared=declared)
                 if below:
                     steps.append(PartitionStep(part, "nested", child.name, exists=True, steps=below))
             continue
         on_part = catalog.indexes_on(part.oid)
         candidate = next((i for i in on_part if i.parent_oid is None and i.definition == definition
-                          and i.valid and i.partitioned == part.partitioned), None)
+                          and i.valid and i.partitioned == part.partitioned and i.oid not in declared), None)
         if candidate is not None and not part.partitioned:
             steps.append(PartitionStep(part, "attach", candidate.name))
             continue
         child_name, drop_first = _child_name(on_part, part.name, name)
         if part.partitioned:
             steps.append(PartitionStep(part, "nested", child_name, drop_first=drop_first,
-                                       steps=partition_steps(catalog, part, definition, None, child_name)))
+                                       steps=partition_steps(catalog, part, definition, None, child_name, declared)))
         else:
             steps.append(PartitionStep(part, "build", child_name, drop_first=drop_first))
     return tuple(steps)

@@ -2,8 +2,9 @@
 
 Order: extensions first (indexes may need their operator classes), then leftovers of interrupted
 applies are cleared, then renames, creates, rebuilds, replaces and attaches, and drops of
-unmanaged indexes last, so a table never has fewer indexes in the middle of an apply than at
-either end of it.
+unmanaged indexes, so a table never has fewer indexes in the middle of an apply than at either
+end of it; last, indexes built under a temporary name because a dropped index held theirs are
+renamed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def extension_change(action: ExtensionAction) -> Change:
 def index_changes(actions: list[IndexAction]) -> list[Change]:
     """One change per index action, leftovers first and prunes last."""
     def order(a: IndexAction) -> tuple:
-        return (0 if a.leftover else _INDEX_ORDER[a.action], a.table.key, a.name)
+        rank = 0 if a.leftover else (len(_INDEX_ORDER) + 1 if a.rename_from else _INDEX_ORDER[a.action])
+        return (rank, a.table.key, a.name)
     return [index_change(a) for a in sorted(actions, key=order)]
 
 
@@ -114,11 +116,13 @@ def index_change(action: IndexAction) -> Change:
         details["definition"] = render_statement("create_index", index=spec, name=spec.name,
                                                  table=(schema, table.name), concurrently=False, only=False)
     if action.action == "create":
-        statements = _new_index(spec, schema, action.name, action)
+        statements = _new_index(spec, schema, action.build_as or action.name, action)
+        if action.build_as:
+            details["built_as"] = action.build_as
     elif action.action == "rename":
-        statements = [*partition_statements(spec, (schema, action.live.name), action.partitions),
-                      _rename(schema, action.live.name, action.name)]
-        details["from"] = action.live.name
+        old = action.rename_from or action.live.name
+        statements = [*partition_statements(spec, (schema, old), action.partitions), _rename(schema, old, action.name)]
+        details["from"] = old
     elif action.action == "attach":
         statements = partition_statements(spec, (schema, action.name), action.partitions)
     elif action.action == "rebuild":

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import psycopg
 
 from ..catalog import Catalog, read_catalog
+from ..catalog.canonical_cache import remember_canonical_forms
 from ..catalog.desired import resolve_desired
 from ..catalog.partitions import database_now
 from ..diff import diff_extensions, diff_indexes
@@ -42,6 +43,8 @@ def _make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None, finge
     source = spec.source
     extension_diff = diff_extensions(spec, catalog)
     resolution = resolve_desired(conn, spec, catalog)
+    if resolution.computed and resolution.cache_exists and not resolution.problems:
+        remember_canonical_forms(conn, resolution.computed, create=False)
     problems = resolution.problems
     index_diff = diff_indexes(spec, catalog, resolution.desired)
     partitioned = any(t.partitioning for t in spec.tables.values())

@@ -1,8 +1,8 @@
 """The render stage: one Jinja environment for every statement and file pgrecon writes.
 
 Identifiers reach text only through :func:`quote_ident` (the ``ident`` filter), values through
-``literal`` (psycopg's quoting), and SQL expressions through ``expr`` (parsed and re-printed by
-pglast). Templates live in ``templates/`` at the top of the repository (``reconciler/templates``
+``literal`` (psycopg's quoting), and SQL expressions through ``expr`` (proven to be exactly one
+expression by PostgreSQL's parser, then used as written: see :mod:`reconciler.sqltext`). Templates live in ``templates/`` at the top of the repository (``reconciler/templates``
 in an installed wheel).
 """
 
@@ -61,7 +61,8 @@ def quote_literal(value) -> str:
 
 
 def sql_expression(text: str) -> str:
-    """Re-parse and re-print an SQL expression; refuses anything that is not one expression."""
+    """An SQL expression as one clean line, safe inside parentheses; refuses anything that is not
+    exactly one expression."""
     return sqltext.expression(text)
 
 

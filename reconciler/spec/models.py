@@ -24,7 +24,9 @@ from .types import (DurationMs, EnvSecret, Identifier, ScalarText, StrictModel, 
 
 # --------------------------------------------------------------------------- indexes
 
-IndexMethod = Literal["btree", "hash", "gin", "gist", "brin", "spgist"]
+BUILTIN_METHODS = ("btree", "hash", "gin", "gist", "brin", "spgist")
+"""Access methods PostgreSQL always has; others (hnsw, ivfflat, bloom, rum, …) are checked
+against the database's ``pg_am`` at plan time."""
 
 
 def _column_from_text(value: Any) -> Any:
@@ -44,6 +46,8 @@ def _column_from_text(value: Any) -> Any:
         out["expression"] = elem.expression
     if elem.opclass:
         out["opclass"] = ".".join(elem.opclass)
+    if elem.opclass_params:
+        out["opclass_params"] = dict(elem.opclass_params)
     if elem.collation:
         out["collation"] = elem.collation[0]
     if elem.descending is not None:
@@ -61,15 +65,41 @@ class IndexColumn(StrictModel):
 
     column: Identifier | None = None
     expression: Annotated[str, _sql_expression("expression")] | None = None
-    opclass: str | None = Field(None, description="operator class, e.g. gin_trgm_ops or jsonb_path_ops")
+    opclass: str | None = Field(None, description="operator class, e.g. gin_trgm_ops, jsonb_path_ops or "
+                                                  "tsvector_ops(siglen=32)")
+    opclass_params: dict[Identifier, ScalarText] = Field(
+        default_factory=dict, description="operator class parameters, e.g. {siglen: 32}")
     collation: Identifier | None = Field(None, description='collation name, e.g. "C"')
     order: Literal["asc", "desc"] | None = None
     nulls: Literal["first", "last"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _opclass_with_params(cls, data: Any) -> Any:
+        """``opclass: "tsvector_ops(siglen=32)"`` is the name plus ``opclass_params``."""
+        if isinstance(data, dict) and isinstance(data.get("opclass"), str) and "(" in data["opclass"]:
+            try:
+                elem = sqltext.index_element(f"pgrecon_key {data['opclass']}")
+            except sqltext.SqlTextError:
+                raise ValueError("opclass: write 'name' or 'name(param=value, …)'") from None
+            if elem.column != "pgrecon_key" or not elem.opclass or elem.collation or \
+                    elem.descending is not None or elem.nulls_first is not None:
+                raise ValueError("opclass: write 'name' or 'name(param=value, …)'")
+            params = dict(elem.opclass_params)
+            if isinstance(data.get("opclass_params"), dict):
+                params.update(data["opclass_params"])
+            data = {**data, "opclass": ".".join(elem.opclass), "opclass_params": params}
+        return data
 
     @model_validator(mode="after")
     def _one_of_column_or_expression(self) -> "IndexColumn":
         if (self.column is None) == (self.expression is None):
             raise ValueError("give exactly one of 'column' or 'expression'")
+        if self.opclass_params and not self.opclass:
+            raise ValueError("opclass_params needs opclass (PostgreSQL takes parameters after an operator class)")
+        for key in self.opclass_params:
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+                raise ValueError(f"operator class parameter {key!r} is not a parameter name")
         return self
 
     @field_validator("opclass")
@@ -114,7 +144,8 @@ class IndexSpec(StrictModel):
 
     name: Identifier
     columns: list[Annotated[IndexColumn, BeforeValidator(_column_from_text)]] = Field(min_length=1)
-    using: IndexMethod = "btree"
+    using: Identifier = Field("btree", description="access method: btree, hash, gin, gist, brin, spgist, or "
+                                                     "any installed in the database (hnsw, ivfflat, bloom, rum, …)")
     unique: bool = False
     include: list[Annotated[IncludeColumn, BeforeValidator(_include_from_text)]] = Field(default_factory=list)
     where: Annotated[str, _sql_expression("where")] | None = None
@@ -124,27 +155,23 @@ class IndexSpec(StrictModel):
 
     @model_validator(mode="after")
     def _method_rules(self) -> "IndexSpec":
-        if self.unique and self.using != "btree":
-            raise ValueError(f"unique indexes must use btree, not {self.using}")
+        """What PostgreSQL's built-in methods are known to refuse, said before any database is
+        asked; another (extension) method's rules are the server's to check at plan time."""
         if self.nulls_not_distinct and not self.unique:
             raise ValueError("nulls_not_distinct applies to unique indexes only")
-        if self.include and self.using not in ("btree", "gist", "spgist"):
-            raise ValueError(f"include is supported by btree, gist and spgist, not {self.using}")
-        if self.using != "btree" and any(c.order or c.nulls for c in self.columns):
-            raise ValueError(f"order and nulls apply to btree indexes only, not {self.using}")
-        if self.using in ("hash", "spgist") and len(self.columns) > 1:
-            raise ValueError(f"{self.using} indexes have exactly one column")
+        if self.using in BUILTIN_METHODS:
+            if self.unique and self.using != "btree":
+                raise ValueError(f"unique indexes must use btree, not {self.using}")
+            if self.include and self.using not in ("btree", "gist", "spgist"):
+                raise ValueError(f"include is supported by btree, gist and spgist, not {self.using}")
+            if self.using != "btree" and any(c.order or c.nulls for c in self.columns):
+                raise ValueError(f"order and nulls apply to btree indexes only, not {self.using}")
+            if self.using in ("hash", "spgist") and len(self.columns) > 1:
+                raise ValueError(f"{self.using} indexes have exactly one column")
         for key in self.with_:
             if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
                 raise ValueError(f"storage parameter {key!r} is not a parameter name")
         return self
-
-    @cached_property
-    def is_plain(self) -> bool:
-        """Only plain columns with default opclass and collation, no predicate: comparable
-        with a live index without asking the server for its canonical form."""
-        return self.where is None and all(
-            c.column is not None and c.opclass is None and c.collation is None for c in self.columns)
 
 
 class TableSpec(StrictModel):

@@ -1,5 +1,7 @@
 """The canonical-form cache: apply remembers what the server computed; plans reuse it, and an
-entry is never reused when anything that decides the canonical form has changed."""
+entry is never reused when anything that decides the canonical form has changed. Declarations
+that can be read off a live index (see test_equivalence) need neither the cache nor the server:
+these specs use forms that only the server can decide (LIKE becomes ~~, BETWEEN two comparisons)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ version: 1
 tables:
   public.t:
     indexes:
-      - {name: t_lower, columns: ["lower(name)"]}
-      - {name: t_active, columns: [id], where: "status IN ('a', 'b')"}
+      - {name: t_like, columns: ["lower(name)"], where: "name LIKE 'a%'"}
+      - {name: t_range, columns: [id], where: "id BETWEEN 1 AND 10"}
       - {name: t_plain, columns: [id]}
 """
 
@@ -58,7 +60,7 @@ def test_changed_columns_are_a_new_key(db, spec_file):
     assert any("CREATE TEMPORARY TABLE" in s for s in statements)
     assert plan.empty, [(c.action, c.name, c.reason) for c in plan.changes]
     db.apply(spec_file(SPEC))
-    # t_lower and t_active were computed again (t_plain is compared without the server)
+    # t_like and t_range were computed again (t_plain is read off the live index)
     assert db.value("SELECT count(*) FROM pgrecon.canonical_cache") == 5
 
 
@@ -68,3 +70,30 @@ def test_only_an_entry_under_the_exact_key_is_used(db, spec_file):
     db.execute("UPDATE pgrecon.canonical_cache SET key = 'x' || key")
     plan, statements = planned(db, SPEC)
     assert plan.empty and any("CREATE TEMPORARY TABLE" in s for s in statements)
+
+
+def test_plan_adds_to_an_existing_cache_and_never_creates_one(db, spec_file):
+    db.execute("CREATE TABLE t (id int, name text, status text)")
+    planned(db, SPEC)
+    assert db.value("SELECT to_regclass('pgrecon.canonical_cache')") is None
+    db.apply(spec_file(SPEC))
+    db.execute("DELETE FROM pgrecon.canonical_cache")
+    plan, statements = planned(db, SPEC)
+    assert plan.empty and any("CREATE TEMPORARY TABLE" in s for s in statements)
+    assert db.value("SELECT count(*) FROM pgrecon.canonical_cache") == 2  # t_like, t_range
+    plan, statements = planned(db, SPEC)
+    assert plan.empty and not any("CREATE TEMPORARY TABLE" in s for s in statements)
+
+
+def test_read_only_session_uses_the_cache_and_names_the_fix(db, spec_file):
+    db.execute("CREATE TABLE t (id int, name text, status text)")
+    spec = spec_file(SPEC)
+    db.apply(spec)
+    read_only = f"{db.dsn} options='-c default_transaction_read_only=on'"
+    assert db.cli("plan", "--dsn", read_only, spec=spec, dsn=False).exit_code == 0
+    db.execute("DELETE FROM pgrecon.canonical_cache")
+    result = db.cli("plan", "--dsn", read_only, spec=spec, dsn=False)
+    assert result.exit_code == 1
+    assert "t_like cannot be compared here" in result.stderr and "t_range" in result.stderr
+    assert "t_plain" not in result.stderr  # read off the live index
+    assert "on the primary" in result.stderr and "read-only" in result.stderr

@@ -30,6 +30,13 @@ SELECT i.indexrelid AS oid,
            ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, true)
                  FROM generate_series(1, i.indnatts) AS k ORDER BY k)
        END AS key_texts,
+       -- operator class parameters (siglen=32) of each key; btree and hash take none
+       CASE WHEN am.amname NOT IN ('btree', 'hash') THEN
+           ARRAY(SELECT COALESCE(pg_catalog.array_to_string(a.attoptions, ','), '')
+                 FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attnum <= i.indnkeyatts
+                 ORDER BY a.attnum)
+       END AS opclass_params,
        CASE WHEN i.indpred IS NOT NULL THEN pg_catalog.pg_get_expr(i.indpred, i.indrelid, true) END AS predicate,
        ic.reloptions AS storage,
        (SELECT inh.inhparent FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid) AS parent_oid,

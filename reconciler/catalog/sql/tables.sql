@@ -1,13 +1,14 @@
--- The tables the spec names (by schema and name, verbatim) and every partition below them,
--- with their columns. Cost grows with the spec, not with the database.
+-- The relations the spec names (by schema and name, verbatim) and every partition below them,
+-- with their columns. Tables, partitioned tables and materialized views are read in full; a named
+-- relation of another kind (a view, a sequence) comes back with its kind only, so that the
+-- message can say what it is. Cost grows with the spec, not with the database.
 WITH RECURSIVE named AS (
-    SELECT c.oid
+    SELECT c.oid, c.relkind
     FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS t(schema_name, table_name)
     JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema_name
     JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name
-    WHERE c.relkind IN ('r', 'p')
 ), tree(oid) AS (
-    SELECT oid FROM named
+    SELECT oid FROM named WHERE relkind IN ('r', 'p', 'm')
     UNION
     SELECT inh.inhrelid
     FROM tree
@@ -53,4 +54,11 @@ CROSS JOIN LATERAL (
     LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = a.attcollation
     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 ) AS cols
-ORDER BY c.oid
+UNION ALL
+SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, NULL, NULL, false, NULL, NULL, NULL, false,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM named
+JOIN pg_catalog.pg_class c ON c.oid = named.oid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE named.relkind NOT IN ('r', 'p', 'm')
+ORDER BY 1
