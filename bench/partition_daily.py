@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reconciler.apply import ApplyOptions, run_apply  # noqa: E402
 from reconciler.connection import connect  # noqa: E402
 from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer  # noqa: E402
-from reconciler.plan import make_plan  # noqa: E402
+from reconciler.plan.make import make_plan  # noqa: E402
 from reconciler.spec import load_spec_text  # noqa: E402
 
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer  # noqa: E402
 from reconciler.apply import ApplyOptions, run_apply  # noqa: E402
-from reconciler.plan import make_plan, read_for_spec  # noqa: E402
+from reconciler.plan.make import make_plan, read_for_spec  # noqa: E402
 from reconciler.spec import load_spec_text  # noqa: E402
 
 

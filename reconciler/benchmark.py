@@ -21,10 +21,11 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg import sql
 
 from .apply import ApplyOptions, run_apply
-from .demo import create_example_database, default_spec_file
+from .demo import create_example_database, default_spec_file, examples_dir, load_generator
 from .localserver import LocalServer
 from .runtime import BatchWriter, PreparedStatements, QueryCache, pool_from_spec
 from .spec import load_spec
@@ -263,8 +264,6 @@ def run_bench(agents: int = 10_000, links: int = 50_000, repeat: int = 21, data_
 
 
 def _create_on(admin_dsn: str, dbname: str, agents: int, links: int) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-    from .demo import examples_dir, load_generator
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))

@@ -1,25 +1,27 @@
-"""The ``pgrecon`` command line: thin commands that read options and call the library.
+"""The ``pgrecon`` command line: thin commands that read options, call the library, and hand the
+result to the output layer (:mod:`reconciler.output`) in a format the command declares.
 
-Exit codes: 0 success / in sync; 2 ``plan``: changes pending; 1 error (bad spec, no connection,
-refused, failed). Errors are printed as messages, never as tracebacks (set ``PGRECON_DEBUG=1``
-to see one for an unexpected error).
+Exit codes: 0 success / in sync; 2 ``plan`` and ``check``: changes pending; 1 error (bad spec,
+no connection, refused, failed). Errors are printed as messages, never as tracebacks (set
+``PGRECON_DEBUG=1`` to see one for an unexpected error). Modules a command needs are imported
+when it runs, so that ``pgrecon plan`` does not pay for the advisor or the benchmark.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import psycopg
 import typer
 
 from .connection import redact, resolve_dsn
-from .errors import PgreconError
+from .errors import PgreconError, SpecError
+from .output import check_format, render_result
 from .spec import load_spec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -31,32 +33,45 @@ Embedded = typer.Option(False, "--embedded", help="target the local demo server 
 Now = typer.Option(None, "--now", help="pin 'now' (ISO 8601) for time-based decisions")
 
 
+def Format(default: str = "text") -> Any:  # noqa: N802 - reads like the other option constants
+    return typer.Option(default, "--format", help="output format (each command lists its own)")
+
+
 def _fail(message: str, code: int = 1) -> None:
-    from .console import err_console
-    err_console.print(f"[bold red]error:[/] {message}" if sys.stderr.isatty() else f"error: {message}",
-                      markup=sys.stderr.isatty(), highlight=False)
+    tty = sys.stderr.isatty()
+    if tty:
+        from rich.console import Console
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {message}", markup=True)
+    else:
+        sys.stderr.write(f"error: {message}\n")
     raise typer.Exit(code)
 
 
-def command(fn):
-    """Run a command, turning every error into a message and an exit code."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except PgreconError as exc:
-            _fail(redact(exc.message), exc.exit_code)
-        except psycopg.Error as exc:
-            _fail(f"database error: {redact(str(exc).strip())}")
-        except KeyboardInterrupt:
-            _fail("interrupted")
-        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
-            if os.environ.get("PGRECON_DEBUG"):
+def command(name: str):
+    """A command: its ``--format`` checked against the output layer first, every error turned
+    into a message and an exit code."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                if "fmt" in kwargs:
+                    check_format(name, kwargs["fmt"])
+                return fn(*args, **kwargs)
+            except typer.Exit:
                 raise
-            _fail(f"internal error: {type(exc).__name__}: {redact(str(exc))} (set PGRECON_DEBUG=1 for a traceback)")
-    return wrapper
+            except PgreconError as exc:
+                _fail(redact(exc.message), exc.exit_code)
+            except psycopg.Error as exc:
+                _fail(f"database error: {redact(str(exc).strip())}")
+            except KeyboardInterrupt:
+                _fail("interrupted")
+            except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+                if os.environ.get("PGRECON_DEBUG"):
+                    raise
+                _fail(f"internal error: {type(exc).__name__}: {redact(str(exc))} (set PGRECON_DEBUG=1 for a "
+                      f"traceback)")
+        return wrapper
+    return decorate
 
 
 def _parse_now(now: str | None) -> datetime | None:
@@ -69,52 +84,54 @@ def _parse_now(now: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _target(spec, dsn: str | None, embedded: bool) -> str:
+def _target(spec: Any, dsn: str | None, embedded: bool) -> str:
     if embedded:
         from .demo import embedded_dsn
         return embedded_dsn()
-    spec_dsn = spec.secret(("target", "dsn"), spec.target.dsn) if spec.target.dsn else None
+    spec_dsn = spec.secret(("target", "dsn"), spec.target.dsn) if spec and spec.target.dsn else None
     return resolve_dsn(dsn, spec_dsn)
 
 
-def _print(text: str, markup: bool) -> None:
-    from .console import out_console
-    out_console().print(text, markup=markup, highlight=False, end="")
+def _emit(text: str, markup: bool = False) -> None:
+    """Write rendered output to stdout (rich markup rendered on a terminal, dropped otherwise)."""
+    if markup:
+        from .console import out_console
+        out_console().print(text, markup=True, highlight=False, end="")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 @app.command()
-@command
-def plan(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embedded, now: Optional[str] = Now,
-         fmt: str = typer.Option("text", "--format", help="text | json | markdown | sql"),
-         out: Optional[Path] = typer.Option(None, "--out", help="save the plan (JSON) for `apply FILE`")):
+@command("plan")
+def plan(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
+         fmt: str = Format(), out: Path | None = typer.Option(None, "--out", help="save the plan (JSON) for "
+                                                                                 "`apply FILE`")):
     """Show what differs between the spec and the database. Exit 0 in sync, 2 changes pending."""
     from .connection import connect
-    from .plan import make_plan
-    from .render.output import FORMATS, format_plan
-    if fmt not in FORMATS:
-        raise PgreconError(f"--format must be one of {', '.join(FORMATS)}")
+    from .plan.make import make_plan
     spec = load_spec(file)
     with connect(_target(spec, dsn, embedded)) as conn:
         result = make_plan(conn, spec, now=_parse_now(now), fingerprint=bool(out) or fmt in ("json", "sql"))
     if out:
         out.write_text(result.to_json())
-    _print(format_plan(result, fmt, spec.target.lock_timeout, spec.target.build_timeout), markup=fmt == "text")
+    _emit(render_result("plan", fmt, result, lock_timeout_ms=spec.target.lock_timeout,
+                        build_timeout_ms=spec.target.build_timeout), markup=fmt == "text")
     raise typer.Exit(0 if result.empty else 2)
 
 
 @app.command()
-@command
-def apply(planfile: Optional[Path] = typer.Argument(None, help="a plan saved by `plan --out`"),
-          file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embedded, now: Optional[str] = Now,
+@command("apply")
+def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `plan --out`"),
+          file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
           allow_hazards: str = typer.Option("", "--allow-hazards", help="hazards to allow: H1,H2 or all"),
-          lock_timeout: Optional[str] = typer.Option(None, "--lock-timeout", help="per statement, e.g. 5s"),
-          lock_wait: Optional[str] = typer.Option(None, "--lock-wait", help="wait for another apply, e.g. 60s"),
-          fmt: str = typer.Option("text", "--format", help="text | json")):
+          lock_timeout: str | None = typer.Option(None, "--lock-timeout", help="per statement, e.g. 5s"),
+          lock_wait: str | None = typer.Option(None, "--lock-wait", help="wait for another apply, e.g. 60s"),
+          fmt: str = Format()):
     """Apply the plan (or exactly the saved PLANFILE), then verify the database is in sync."""
     from .apply import ApplyOptions, run_apply
     from .console import ConsoleReporter, err_console
     from .plan.models import Hazard, Plan
-    from .render.output import format_plan
     from .units import parse_duration_ms
     spec = load_spec(file)
     allowed = frozenset(h.strip() for h in allow_hazards.split(",") if h.strip())
@@ -141,61 +158,91 @@ def apply(planfile: Optional[Path] = typer.Argument(None, help="a plan saved by 
 
     def show(plan):
         if fmt == "text":
-            err_console.print(format_plan(plan, "text"), markup=True, highlight=False, end="")
+            err_console.print(render_result("plan", "text", plan), markup=True, highlight=False, end="")
 
     result = run_apply(_target(spec, dsn, embedded), spec, saved, options, ConsoleReporter(),
                        now=_parse_now(now), on_plan=show)
     if fmt == "json":
-        print(json.dumps({"applied": [{"kind": r.change.kind, "action": r.change.action, "name": r.change.name,
-                                       "table": r.change.table, "seconds": round(r.seconds, 3)}
-                                      for r in result.results],
-                          "in_sync": result.in_sync,
-                          "waited_for_lock_s": round(result.waited_s, 3),
-                          "remaining": [c.model_dump(mode="json") for c in result.remaining.changes]}, indent=2))
+        _emit(render_result("apply", fmt, result))
     if not result.in_sync:
-        left = "\n".join(f"  {c.kind} {c.action} {c.name}: {c.reason}" for c in result.remaining.changes)
+        left = "\n".join(f"  {c.title}: {c.reason}" for c in result.remaining.changes)
         raise PgreconError(f"applied {len(result.results)} changes, but the database is not in sync:\n{left}")
     if fmt == "text":
-        if result.waited_s >= 1:
-            _print(f"Waited {result.waited_s:.1f}s for another apply to finish.\n", markup=False)
-        _print(f"Applied {len(result.results)} change{'s' if len(result.results) != 1 else ''}; "
-               f"the database is in sync.\n", markup=False)
+        _emit(render_result("apply", fmt, result))
 
 
 @app.command()
-@command
-def advise(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embedded,
-           fmt: str = typer.Option("text", "--format", help="text | json | markdown"),
+@command("check")
+def check(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
+          fmt: str = Format()):
+    """Drift detection for a schedule: exit 0 in sync, 2 drift (with a summary), 1 error."""
+    from .connection import connect
+    from .output.plans import Check
+    from .plan.make import make_plan
+    spec = load_spec(file)
+    with connect(_target(spec, dsn, embedded)) as conn:
+        result = make_plan(conn, spec, now=_parse_now(now), fingerprint=False)
+    _emit(render_result("check", fmt, Check(result, str(file))))
+    raise typer.Exit(0 if result.empty else 2)
+
+
+@app.command()
+@command("inspect")
+def inspect(dsn: str | None = Dsn, embedded: bool = Embedded,
+            tables: list[str] = typer.Option([], "--tables", help="schema.table globs (repeatable; default all)"),
+            include: str | None = typer.Option(None, "--include", help="sections: indexes,partitions,storage,"
+                                                                        "statistics,extensions,settings,pgbouncer"),
+            pgbouncer_dsn: str | None = typer.Option(None, "--pgbouncer-dsn", help="admin console of a running "
+                                                                                   "PgBouncer (for pgbouncer:)"),
+            out: Path | None = typer.Option(None, "--out", help="write the spec here (default: stdout)"),
+            merge: Path | None = typer.Option(None, "--merge", help="add what this spec lacks, keeping its "
+                                                                    "comments and order"),
+            fmt: str = Format("yaml")):
+    """A spec describing the live database: `inspect` then `plan` is in sync."""
+    from .connection import connect
+    from .inspect import inspect_database, merge_into, parse_include
+    if out and merge:
+        raise PgreconError("give --out or --merge, not both")
+    sections = parse_include(include)
+    with connect(_target(None, dsn, embedded)) as conn:
+        found = inspect_database(conn, tables, sections, pgbouncer_dsn)
+    if merge:
+        outcome = {"merged": str(merge), "added": merge_into(merge, found)}
+        _emit(render_result("inspect", "json" if fmt == "json" else "text", outcome))
+        return
+    text = render_result("inspect", fmt, found)
+    if out:
+        out.write_text(text)
+        sys.stderr.write(f"wrote {out}\n")
+    else:
+        _emit(text)
+
+
+@app.command()
+@command("advise")
+def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, fmt: str = Format(),
            write: bool = typer.Option(False, "--write", help="add recommendations to the spec file"),
            analyze: bool = typer.Option(False, "--analyze", help="EXPLAIN ANALYZE SELECTs without parameters "
                                                                  "(rolled back, with a statement timeout)")):
     """Slow statements, their plans, index recommendations, redundant and unused indexes, a report."""
     from .advise.advisor import run_advise
+    from .advise.write import write_advice
     from .connection import connect
-    from .render import render as render_template
-    if fmt not in ("text", "json", "markdown"):
-        raise PgreconError("--format must be one of text, json, markdown")
     spec = load_spec(file)
     with connect(_target(spec, dsn, embedded)) as conn:
         advice = run_advise(conn, spec, analyze=analyze)
-    data = advice.to_json()
-    if fmt == "json":
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        template = "output/advise.txt.j2" if fmt == "text" else "output/advise.md.j2"
-        _print(render_template(template, a=data, hypopg=advice.hypopg), markup=fmt == "text")
+    _emit(render_result("advise", fmt, advice), markup=fmt == "text")
     if write:
-        from .advise.write import write_advice
         for line in write_advice(file, advice):
-            _print(f"{file}: {line}\n", markup=False)
+            _emit(f"{file}: {line}\n")
 
 
 @app.command()
-@command
-def maintain(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embedded, now: Optional[str] = Now,
+@command("maintain")
+def maintain(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
              dry_run: bool = typer.Option(False, "--dry-run", help="show what is due, run nothing"),
              force: bool = typer.Option(False, "--force", help="run even outside the schedule window"),
-             fmt: str = typer.Option("text", "--format", help="text | json")):
+             fmt: str = Format()):
     """ANALYZE, VACUUM and REINDEX CONCURRENTLY what is due, inside the spec's maintenance window."""
     from .maintain import run_maintain
     spec = load_spec(file)
@@ -204,152 +251,97 @@ def maintain(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = E
 
     def log(action):
         if fmt == "text":
-            _print(f"{action.kind} {action.target}: {action.reason}; before {action.before}, after {action.after} "
-                   f"({action.seconds}s)\n", markup=False)
+            _emit(render_result("maintain-action", "text", action))
 
     run = run_maintain(_target(spec, dsn, embedded), spec, now=_parse_now(now), dry_run=dry_run, force=force,
                        lock_timeout_ms=spec.target.lock_timeout, on_action=log)
-    if fmt == "json":
-        print(json.dumps({"now": run.now.isoformat(), "window_open": run.window_open, "window": run.window,
-                          "ran": run.ran, "actions": [a.__dict__ for a in run.actions]}, indent=2, default=str))
-        return
-    state = "open" if run.window_open else "closed"
-    _print(f"maintenance window {run.window}: {state} at {run.now:%Y-%m-%d %H:%M %Z}\n", markup=False)
-    if not run.ran:
-        for action in run.actions:
-            _print(f"due: {action.kind} {action.target}: {action.reason}\n    {action.sql}\n", markup=False)
-        if run.actions and not dry_run and not run.window_open:
-            _print("nothing was run: the window is closed (use --force to run now)\n", markup=False)
-        if not run.actions:
-            _print("nothing is due\n", markup=False)
+    _emit(render_result("maintain", fmt, run, dry_run=dry_run))
 
 
 @app.command()
-@command
+@command("bench")
 def bench(agents: int = typer.Option(10_000, help="agents (the seed measured 10,000)"),
           links: int = typer.Option(50_000, help="agent-coalition links (the seed measured 50,000)"),
           scale: int = typer.Option(1, help="multiply agents and links (10, 100)"),
           repeat: int = typer.Option(21, help="runs per query figure (fewer for the heavy ones)"),
           embedded: bool = typer.Option(True, "--embedded/--no-embedded", help="a fresh local server"),
-          dsn: Optional[str] = typer.Option(None, "--dsn", help="measure on this server instead"),
+          dsn: str | None = typer.Option(None, "--dsn", help="measure on this server instead"),
           data_dir: Path = typer.Option(Path(".pgrecon/bench-runtime"), help="the local server's data"),
-          file: Path = SpecFile,
-          fmt: str = typer.Option("text", "--format", help="text | json")):
+          file: Path = SpecFile, fmt: str = Format()):
     """Reproduce the seed's before/after table on this machine."""
     from .benchmark import run_bench
-    from .console import err_console
-    from .render import render as render_template
     result = run_bench(agents * scale, links * scale, repeat, data_dir=data_dir, dsn=dsn if dsn else None,
-                       spec_file=file, on_step=lambda t: err_console.print(f"==> {t}", markup=False, highlight=False))
-    data = result.as_dict()
-    if fmt == "json":
-        print(json.dumps(data, indent=2))
-    else:
-        _print(render_template("output/bench.txt.j2", r=data), markup=False)
+                       spec_file=file, on_step=lambda t: sys.stderr.write(f"==> {t}\n"))
+    _emit(render_result("bench", fmt, result))
 
 
 @app.command("render")
-@command
+@command("render")
 def render_command(file: Path = SpecFile,
                    out_dir: Path = typer.Option(Path("."), "--out-dir", help="where pgbouncer/ and postgres/ go"),
-                   check: bool = typer.Option(False, "--check", help="exit 1 when the files on disk are stale")):
+                   check: bool = typer.Option(False, "--check", help="exit 1 when the files on disk are stale"),
+                   fmt: str = Format()):
     """Write postgres/postgresql.conf, pgbouncer/pgbouncer.ini and pgbouncer/userlist.txt."""
-    from .console import err_console
     from .pgbouncer.checks import cross_check, offline_limits, target_release
     from .render.files import render_files, stale, write
     spec = load_spec(file)
     if spec.pgbouncer is not None:
         result = cross_check(spec.pgbouncer, offline_limits(spec), target_release(spec))
         if result.problems:
-            from .errors import SpecError
-            raise SpecError([spec.source.problem(("pgbouncer",) + p, m) for p, m in result.problems])
+            raise SpecError([spec.source.problem(("pgbouncer", *p), m) for p, m in result.problems])
         for warning in result.warnings:
-            err_console.print(f"warning: {warning}", markup=False, highlight=False)
+            sys.stderr.write(f"warning: {warning}\n")
     rendered = render_files(spec, out_dir, spec_file=str(file), secrets=not check)
     for warning in rendered.warnings:
-        err_console.print(f"warning: {warning}", markup=False, highlight=False)
+        sys.stderr.write(f"warning: {warning}\n")
+    outcome: dict[str, Any] = {"spec_file": str(file), "check": check, "stale": [], "diffs": [], "written": []}
     if check:
         diffs = stale(out_dir, rendered.files)
+        outcome["stale"], outcome["diffs"] = list(diffs), list(diffs.values())
+        _emit(render_result("render", fmt, outcome))
         if diffs:
-            _print("".join(diffs), markup=False)
             raise PgreconError(f"{len(diffs)} rendered file(s) differ from the spec; run `pgrecon render -f {file}`")
-        _print(f"rendered files are up to date with {file}\n", markup=False)
         return
-    for path in write(out_dir, rendered.files):
-        _print(f"wrote {path}\n", markup=False)
+    outcome["written"] = [str(path) for path in write(out_dir, rendered.files)]
+    _emit(render_result("render", fmt, outcome))
 
 
 @app.command()
-@command
-def check(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embedded, now: Optional[str] = Now,
-          fmt: str = typer.Option("text", "--format", help="text | json")):
-    """Drift detection for a schedule: exit 0 in sync, 2 drift (with a summary), 1 error."""
-    from .connection import connect
-    from .plan import make_plan
-    from .render.output import summary
-    spec = load_spec(file)
-    with connect(_target(spec, dsn, embedded)) as conn:
-        result = make_plan(conn, spec, now=_parse_now(now), fingerprint=False)
-    drift = [{"kind": c.kind, "action": c.action, "name": c.name, "table": c.table, "reason": c.reason,
-              "hazards": [h.value for h in c.hazards]} for c in result.changes]
-    if fmt == "json":
-        print(json.dumps({"in_sync": result.empty, "database": result.database, "checked_at": result.created_at.isoformat(),
-                          "drift": drift, "summary": summary(result),
-                          "notes": [n.model_dump() for n in result.notes]}, indent=2))
-    elif result.empty:
-        _print(f"in sync: {result.database} matches {file}\n", markup=False)
-    else:
-        lines = [f"drift: {result.database} differs from {file}: {len(drift)} change(s) ({summary(result)})"]
-        lines += [f"  {d['kind']} {d['action']} {d['name']}{' on ' + d['table'] if d['table'] else ''}: {d['reason']}"
-                  for d in drift]
-        _print("\n".join(lines) + "\n", markup=False)
-    raise typer.Exit(0 if result.empty else 2)
-
-
-@app.command()
-@command
-def history(file: Path = SpecFile, dsn: Optional[str] = Dsn, embedded: bool = Embedded,
-            limit: int = typer.Option(20, help="how many applies"),
-            fmt: str = typer.Option("text", "--format", help="text | json")):
+@command("history")
+def history(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded,
+            limit: int = typer.Option(20, help="how many applies"), fmt: str = Format()):
     """The applies recorded in pgrecon.history, newest first."""
     from .apply.history import read_history
     from .connection import connect
     spec = load_spec(file)
     with connect(_target(spec, dsn, embedded)) as conn:
         rows = read_history(conn, limit)
-    if fmt == "json":
-        print(json.dumps(rows or [], indent=2, default=str))
-        return
-    if not rows:
-        _print("no applies recorded in this database yet\n", markup=False)
-        return
-    from .render import render as render_template
-    _print(render_template("output/history.txt.j2", rows=rows), markup=False)
+    _emit(render_result("history", fmt, rows))
 
 
 @app.command()
-@command
-def validate(file: Path = SpecFile):
+@command("validate")
+def validate(file: Path = SpecFile, fmt: str = Format()):
     """Check the spec offline (no database): syntax, keys, types, SQL fragments, names."""
     spec = load_spec(file)
-    count = sum(len(t.indexes) for t in spec.tables.values())
-    _print(f"{file}: valid ({len(spec.tables)} tables, {count} indexes, {len(spec.extensions)} extensions)\n",
-           markup=False)
+    counts = {"file": str(file), "tables": len(spec.tables),
+              "indexes": sum(len(t.indexes) for t in spec.tables.values()), "extensions": len(spec.extensions)}
+    _emit(render_result("validate", fmt, counts))
 
 
 @app.command()
-@command
-def schema():
+@command("schema")
+def schema(fmt: str = Format("json")):
     """Print the spec's JSON Schema (for editor completion and validation)."""
     from .spec.models import Spec
     data = Spec.model_json_schema(by_alias=True)
     data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     data["title"] = "pgrecon spec (schema.yaml)"
-    print(json.dumps(data, indent=2))
+    _emit(render_result("schema", fmt, data))
 
 
 @app.command()
-@command
+@command("demo")
 def demo(agents: int = typer.Option(10_000, help="agents to generate"),
          links: int = typer.Option(50_000, help="agent-coalition links to generate"),
          data_dir: Path = typer.Option(Path(".pgrecon/demo"), help="where the local server keeps its data"),

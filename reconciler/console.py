@@ -6,6 +6,7 @@ import sys
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .apply.monitor import BuildProgress
@@ -32,8 +33,7 @@ class ConsoleReporter:
         self._last_line = 0.0
 
     def change_started(self, number: int, total: int, change: Change) -> None:
-        where = f" on {change.table}" if change.table else ""
-        self.console.print(f"[{number}/{total}] {change.kind} {change.action} [bold]{change.name}[/]{where}",
+        self.console.print(f"[{number}/{total}] [bold]{escape(change.title)}[/]",
                            markup=True, highlight=False)
 
     def statement_started(self, change: Change, statement: Statement) -> None:

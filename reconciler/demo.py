@@ -14,8 +14,15 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from .advise.advisor import run_advise
+from .apply import ApplyOptions, run_apply
+from .connection import connect
+from .console import ConsoleReporter, out_console
 from .errors import PgreconError
 from .localserver import LocalServer
+from .output import render_result
+from .plan.make import make_plan
+from .spec import load_spec
 
 DEMO_DB = "freeagentics"
 DEFAULT_DATA_DIR = Path(".pgrecon/demo")
@@ -101,7 +108,6 @@ def run_workload(dsn: str, rounds: int = 40) -> int:
 
 
 def stop_demo(data_dir: Path = DEFAULT_DATA_DIR) -> None:
-    from .console import out_console
     server = demo_server(data_dir)
     if server.initialized():
         server.stop()
@@ -110,12 +116,6 @@ def stop_demo(data_dir: Path = DEFAULT_DATA_DIR) -> None:
 
 def run_demo(data_dir: Path, spec_file: Path, agents: int, links: int) -> None:
     """Start the server, create and fill the tables, plan, apply, plan again."""
-    from .apply import ApplyOptions, run_apply
-    from .connection import connect
-    from .console import ConsoleReporter, out_console
-    from .plan import make_plan
-    from .render.output import format_plan
-    from .spec import load_spec
 
     console = out_console()
     spec = load_spec(default_spec_file(spec_file))
@@ -138,7 +138,7 @@ def run_demo(data_dir: Path, spec_file: Path, agents: int, links: int) -> None:
     step(f"pgrecon plan -f {spec_file}")
     with connect(dsn) as conn:
         first = make_plan(conn, spec)
-    console.print(format_plan(first, "text"), highlight=False, end="")
+    console.print(render_result("plan", "text", first), highlight=False, end="")
 
     allowed = frozenset(h.value for h in first.hazards)
     step("pgrecon apply" + (f" --allow-hazards {','.join(sorted(allowed))}" if allowed else ""))
@@ -154,18 +154,16 @@ def run_demo(data_dir: Path, spec_file: Path, agents: int, links: int) -> None:
     step("pgrecon plan (again)")
     with connect(dsn) as conn:
         second = make_plan(conn, spec)
-    console.print(format_plan(second, "text"), highlight=False, end="")
+    console.print(render_result("plan", "text", second), highlight=False, end="")
     if not second.empty:
         raise PgreconError("the second plan is not empty: the demo did not converge")
     step("Some FreeAgentics traffic (pg_stat_statements reset first), then pgrecon advise")
     started = time.monotonic()
     calls = run_workload(dsn)
     console.print(f"{calls:,} statements in {time.monotonic() - started:.1f}s", highlight=False)
-    from .advise.advisor import run_advise
-    from .render import render
     with connect(dsn) as conn:
         advice = run_advise(conn, spec)
-    console.print(render("output/advise.txt.j2", a=advice.to_json(), hypopg=advice.hypopg), highlight=False, end="")
+    console.print(render_result("advise", "text", advice), highlight=False, end="")
 
     console.print(f"\nThe demo server keeps running: `pgrecon plan --embedded` targets it, "
                   f"`pgrecon demo --stop` stops it (data in {data_dir}).", highlight=False)

@@ -16,6 +16,7 @@ from datetime import datetime
 import psycopg
 
 from ..catalog.desired import plain_definition
+from ..names import fit_unique
 from ..render import render_statement
 from ..spec.models import IndexSpec, Spec
 from ..spec.types import parse_size
@@ -88,10 +89,7 @@ def index_name(table: str, columns: list, using: str) -> str:
     for column in columns:
         text = column if isinstance(column, str) else (column.get("column") or column.get("expression", ""))
         parts.append(re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_"))
-    name = f"idx_{table}_{'_'.join(parts)}" + ("" if using == "btree" else f"_{using}")
-    if len(name) > 63:
-        name = name[:54] + "_" + hashlib.sha1(name.encode()).hexdigest()[:8]
-    return name
+    return fit_unique(f"idx_{table}_{'_'.join(parts)}" + ("" if using == "btree" else f"_{using}"))
 
 
 def _statement_kind(text: str) -> str:

@@ -15,12 +15,11 @@ from datetime import datetime
 
 from ..connection import connect
 from ..errors import ApplyFailed, Refused
-from ..plan import make_plan
+from ..plan.make import make_plan
 from ..plan.models import HAZARD_HELP, Hazard, Plan
 from ..spec.models import Spec
 from .executor import ApplyOptions, ApplyReporter, ChangeResult, Executor, SilentReporter
 from .history import History
-from ..catalog.canonical_cache import remember_canonical_forms
 from .locking import acquire_apply_lock, release_apply_lock
 
 __all__ = ["ApplyOptions", "ApplyReporter", "ApplyResult", "SilentReporter", "check_hazards", "run_apply"]
@@ -48,8 +47,7 @@ def check_hazards(plan: Plan, allowed: frozenset[str]) -> None:
     for change in blocked:
         missing = [h.value for h in change.hazards if h.value not in allowed]
         needed.update(missing)
-        lines.append(f"  {change.kind} {change.action} {change.name}"
-                     f"{' on ' + change.table if change.table else ''}: {', '.join(missing)}")
+        lines.append(f"  {change.title}: {', '.join(missing)}")
     for hazard in sorted(needed):
         lines.append(f"  {hazard}: {HAZARD_HELP[Hazard(hazard)]}")
     lines.append(f"Review the plan, then allow them with --allow-hazards {','.join(sorted(needed))}")
@@ -81,7 +79,7 @@ def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOpt
     with connect(dsn) as conn, connect(dsn) as monitor_conn:
         waited = acquire_apply_lock(conn, options.lock_wait_ms)
         try:
-            fresh = make_plan(conn, spec, now=now, fingerprint=saved is not None)
+            fresh = make_plan(conn, spec, now=now, fingerprint=saved is not None, remember_forms=True)
             plan = fresh
             if saved is not None:
                 if saved.spec_sha256 != fresh.spec_sha256:
@@ -92,7 +90,6 @@ def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOpt
                                   "applied. Make a new plan with `pgrecon plan --out` and review it")
                 plan = saved
             check_hazards(plan, options.allow_hazards)
-            remember_canonical_forms(conn, fresh._canonical, create=True)
             if on_plan:
                 on_plan(plan)
             pgbouncer_dsn = None

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..errors import Problem
 from ..spec.models import IndexSpec, Spec, split_table_key
 from .canonical import CanonicalRequest, canonicalize
 from .canonical_cache import cache_key, context_key, read_cached
@@ -152,7 +151,7 @@ class Resolution:
     server computed this time (for ``apply`` to add to the cache)."""
 
     desired: list[DesiredIndex]
-    problems: list[Problem]
+    problems: list[tuple[tuple, str]]   # (spec path, message)
     computed: dict[str, IndexDefinition]
     cache_exists: bool = False
 
@@ -166,8 +165,7 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> R
     """Every declared index with its canonical definition, or the problems that prevent it.
     Definitions are read off a matching live index when one certainly matches, else come from
     the cache, else from the server (never on a read-only session)."""
-    source = spec.source
-    problems = [source.problem(p, m) for p, m in missing_objects(spec, catalog)]
+    problems = missing_objects(spec, catalog)
     if problems:
         return Resolution([], problems, {})
     resolved: dict[tuple[str, int], IndexDefinition] = {}
@@ -196,8 +194,8 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> R
     if requests and (catalog.server.read_only or catalog.server.in_recovery):
         for request in requests:
             key, i = request.ref
-            problems.append(source.problem(("tables", key, "indexes", i),
-                                           f"{request.index.name} cannot be compared here: {READ_ONLY_FIX}"))
+            problems.append((("tables", key, "indexes", i),
+                             f"{request.index.name} cannot be compared here: {READ_ONLY_FIX}"))
         requests = []
     if requests:
         missing_extensions = [e for e in spec.extensions if _installable(catalog, e.name)]
@@ -207,7 +205,7 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> R
             key, i = request.ref
             if answer is None or answer.definition is None:
                 reason = answer.error if answer else "the server did not accept this index"
-                problems.append(source.problem(("tables", key, "indexes", i), f"the server refuses this index: {reason}"))
+                problems.append((("tables", key, "indexes", i), f"the server refuses this index: {reason}"))
             else:
                 resolved[request.ref] = answer.definition
                 if not missing_extensions:  # with an extension created only for the check, the key would differ

@@ -67,7 +67,7 @@ def _key_matches(col: IndexColumn, key: IndexKey, table: LiveTable,
         return key.collation == col.collation
     # No collation declared: the key takes the expression's own. When every column it reads has
     # the default collation (or none), that is "default" for a collatable result, none otherwise.
-    referenced = _column_refs(col.expression)
+    referenced = referenced_columns(col.expression)
     plain = all(c is not None and c.collation in (None, "default")
                 for c in (table.column(name) for name in referenced))
     return plain and key.collation in (None, "default")
@@ -99,7 +99,7 @@ def _normalized(text: str, column_types: tuple[tuple[str, str], ...]):
 
 
 @lru_cache(maxsize=16384)
-def _column_refs(expression: str) -> frozenset[str]:
+def referenced_columns(expression: str) -> frozenset[str]:
     """The columns an expression reads (by name)."""
     found: set[str] = set()
 

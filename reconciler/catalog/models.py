@@ -124,6 +124,7 @@ class Column:
     type: str
     collation: str | None
     not_null: bool
+    statistics: int | None = None  # the column's statistics target; None: default_statistics_target
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,10 @@ class Catalog:
     def indexes_on(self, table_oid: int) -> list[LiveIndex]:
         """Indexes of one table, by name."""
         return self._by_table.get(table_oid, [])
+
+    def named_tables(self) -> list[LiveTable]:
+        """The tables that are not partitions of another, by key."""
+        return sorted((t for t in self.tables.values() if t.parent_oid is None), key=lambda t: t.key)
 
     def partitions_of(self, table_oid: int) -> list[LiveTable]:
         """Direct partitions of a partitioned table, by name."""

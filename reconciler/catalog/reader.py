@@ -78,9 +78,10 @@ def read_indexes(conn: psycopg.Connection, table_dicts: list[dict]) -> tuple[dic
 
 
 def live_table(row: dict) -> LiveTable:
-    columns = tuple(Column(name, type_, collation, not_null)
-                    for name, type_, collation, not_null in zip(row["names"] or (), row["types"] or (),
-                                                                row["collations"] or (), row["not_null"] or ()))
+    columns = tuple(Column(name, type_, collation, not_null, target)
+                    for name, type_, collation, not_null, target in zip(
+                        row["names"] or (), row["types"] or (), row["collations"] or (), row["not_null"] or (),
+                        row["stat_targets"] or (), strict=True))
     return LiveTable(oid=row["oid"], schema=row["schema"], name=row["name"], kind=row["kind"],
                      columns=columns, parent_oid=row["parent_oid"], partition_bound=row["partition_bound"],
                      partition_key=row["partition_key"],

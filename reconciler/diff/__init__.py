@@ -1,10 +1,12 @@
-"""The diff stage: desired versus live, pure functions without I/O."""
+"""The diff stage: desired versus live, pure functions without I/O. Each returns a
+:class:`~reconciler.diff.common.Diff` (typed actions, notes, located problems)."""
 
-from .extensions import ExtensionAction, ExtensionDiff, diff_extensions
-from .indexes import (TEMP_PREFIX, IndexAction, IndexDiff, IndexNote, PartitionStep, child_index_name,
-                      diff_indexes, temp_index_name)
+from .common import Diff, Problem
+from .extensions import ExtensionAction, diff_extensions
+from .indexes import (TEMP_PREFIX, IndexAction, IndexDiff, PartitionStep, child_index_name, diff_indexes,
+                      temp_index_name)
 
 __all__ = [
-    "TEMP_PREFIX", "ExtensionAction", "ExtensionDiff", "IndexAction", "IndexDiff", "IndexNote",
-    "PartitionStep", "child_index_name", "diff_extensions", "diff_indexes", "temp_index_name",
+    "TEMP_PREFIX", "Diff", "ExtensionAction", "IndexAction", "IndexDiff", "PartitionStep", "Problem",
+    "child_index_name", "diff_extensions", "diff_indexes", "temp_index_name",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from ..catalog.models import Catalog
+from ..kinds import ChangeKind, Note
 from ..spec.models import ExtensionSpec, Spec
+from .common import Diff
 
 
 @dataclass(frozen=True)
@@ -17,17 +19,10 @@ class ExtensionAction:
     installed_version: str | None = None
 
 
-@dataclass
-class ExtensionDiff:
-    actions: list[ExtensionAction] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    problems: list[tuple[tuple, str]] = field(default_factory=list)
-
-
-def diff_extensions(spec: Spec, catalog: Catalog) -> ExtensionDiff:
+def diff_extensions(spec: Spec, catalog: Catalog) -> Diff[ExtensionAction]:
     """Missing extensions are created; a declared version differing from the installed one is
     an update. Extensions the server does not have are problems (nothing can create them)."""
-    out = ExtensionDiff()
+    out: Diff[ExtensionAction] = Diff()
     for i, ext in enumerate(spec.extensions):
         live = catalog.extensions.get(ext.name)
         if live is None or (live.installed_version is None and not live.available):
@@ -39,6 +34,7 @@ def diff_extensions(spec: Spec, catalog: Catalog) -> ExtensionDiff:
             out.actions.append(ExtensionAction("update", ext, f"installed {live.installed_version}, "
                                                               f"declared {ext.version}", live.installed_version))
         elif ext.schema_ and live.schema and ext.schema_ != live.schema:
-            out.notes.append(f"extension {ext.name} is installed in schema {live.schema}, the spec says "
-                             f"{ext.schema_}; pgrecon does not move extensions")
+            out.notes.append(Note(kind=ChangeKind.EXTENSION, name=ext.name,
+                                  message=f"installed in schema {live.schema}, the spec says {ext.schema_}; "
+                                          f"pgrecon does not move extensions"))
     return out

@@ -27,33 +27,24 @@ from typing import Literal
 
 from ..catalog.desired import DesiredIndex
 from ..catalog.models import Catalog, IndexDefinition, LiveIndex, LiveTable
+from ..kinds import ChangeKind, Note
+from ..names import fit, fit_unique
 from ..spec.models import Spec
+from .common import Diff
 
 TEMP_PREFIX = "_pgrecon_"
-MAX_NAME_BYTES = 63
-
-
-def _fit(name: str, tag: str) -> str:
-    """``name`` cut to fit PostgreSQL's 63 bytes, keeping ``tag`` (which makes it unique)."""
-    room = MAX_NAME_BYTES - len(tag.encode())
-    encoded = name.encode()[:room]
-    return encoded.decode(errors="ignore") + tag
 
 
 def temp_index_name(schema: str, table: str, name: str) -> str:
     """The name a replacement is built under; the same for the same index on every run, so a
     run that was interrupted is recognised and resumed."""
     digest = hashlib.sha1(f"{schema}.{table}.{name}".encode()).hexdigest()[:8]
-    return _fit(f"{TEMP_PREFIX}{digest}_{name}", "")
+    return fit(f"{TEMP_PREFIX}{digest}_{name}")
 
 
 def child_index_name(partition: str, index: str, salt: int = 0) -> str:
     """The name of a partitioned index's child on one partition."""
-    plain = f"{partition}_{index}" if salt == 0 else f"{partition}_{index}_{salt}"
-    if len(plain.encode()) <= MAX_NAME_BYTES:
-        return plain
-    digest = hashlib.sha1(plain.encode()).hexdigest()[:8]
-    return _fit(plain, f"_{digest}")
+    return fit_unique(f"{partition}_{index}" if salt == 0 else f"{partition}_{index}_{salt}")
 
 
 @dataclass(frozen=True)
@@ -91,15 +82,6 @@ class IndexAction:
 
 
 @dataclass(frozen=True)
-class IndexNote:
-    """Something worth telling that is not a change (an unmanaged index, a kept one)."""
-
-    table: str
-    name: str
-    message: str
-
-
-@dataclass(frozen=True)
 class ChildConflict:
     """A declared index whose name is held by ``child``, the child of a partitioned index."""
 
@@ -110,11 +92,12 @@ class ChildConflict:
 
 
 @dataclass
-class IndexDiff:
-    actions: list[IndexAction] = field(default_factory=list)
-    notes: list[IndexNote] = field(default_factory=list)
-    problems: list[tuple[tuple, str]] = field(default_factory=list)
+class IndexDiff(Diff[IndexAction]):
     conflicts: list[ChildConflict] = field(default_factory=list)
+
+
+def _note(table: LiveTable, name: str, message: str) -> Note:
+    return Note(kind=ChangeKind.INDEX, name=name, table=table.key, message=message)
 
 
 def diff_indexes(spec: Spec, catalog: Catalog, desired: list[DesiredIndex]) -> IndexDiff:
@@ -190,7 +173,7 @@ def _keep_adopted_children(out: IndexDiff) -> None:
     if not adopted:
         return
     out.actions = [a for a in out.actions if not (a.action == "drop" and (a.table.schema, a.name) in adopted)]
-    out.notes = [n for n in out.notes if (n.table.partition(".")[0], n.name) not in adopted]
+    out.notes = [n for n in out.notes if ((n.table or "").partition(".")[0], n.name) not in adopted]
 
 
 def _usable(index: LiveIndex) -> bool:
@@ -251,7 +234,7 @@ def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex]
                 steps = steps_for(d.definition, None, d.name) if table.partitioned else ()
                 add(IndexAction("create", table, d.name, "missing", d, partitions=steps))
                 if twin is not None:
-                    out.notes.append(IndexNote(table.key, d.name,
+                    out.notes.append(_note(table, d.name,
                                                f"redundant: same definition as {twin.name}, which backs constraint "
                                                f"{', '.join(twin.constraints)} (built as declared)"))
             continue
@@ -279,14 +262,14 @@ def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex]
                             leftover=True))
         elif index.backs_constraint:
             if prune:
-                out.notes.append(IndexNote(table.key, index.name,
+                out.notes.append(_note(table, index.name,
                                            f"kept: backs constraint {', '.join(index.constraints)}"))
         elif prune:
             add(IndexAction("drop", table, index.name,
                             "not in the spec" + ("" if index.valid else " (INVALID)")
                             + " and the table prunes unmanaged indexes", live=index))
         else:
-            out.notes.append(IndexNote(table.key, index.name, "unmanaged: not in the spec"
+            out.notes.append(_note(table, index.name, "unmanaged: not in the spec"
                                        + ("" if index.valid else "; INVALID") + " (kept)"))
 
 

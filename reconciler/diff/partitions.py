@@ -17,10 +17,12 @@ from typing import Literal
 
 from ..buckets import Bucket, bucket, bucket_index, partition_name, subtract
 from ..catalog.models import Catalog, LiveTable
+from ..kinds import ChangeKind, Note
+from .common import Diff
+from ..names import MAX_NAME_BYTES, fit, fits, name_bytes
 from ..render import quote_ident
 from ..spec.models import PartitioningSpec, Spec
 
-MAX_NAME_BYTES = 63
 _BOUND = re.compile(r"^FOR VALUES FROM \((.+)\) TO \((.+)\)$", re.DOTALL)
 TIME_TYPES = {"timestamp with time zone": "timestamptz", "timestamp without time zone": "timestamp", "date": "date"}
 
@@ -44,13 +46,6 @@ class PartitionAction:
     concurrently: bool = False
 
 
-@dataclass
-class PartitionDiff:
-    actions: list[PartitionAction] = field(default_factory=list)
-    notes: list[tuple[str, str, str]] = field(default_factory=list)   # (table, name, message)
-    problems: list[tuple[tuple, str]] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class TablePlan:
     """The partitions one partitioned table needs, before probing the database for conflicts."""
@@ -64,8 +59,12 @@ class TablePlan:
     finalize: list[LiveTable]
     default: LiveTable | None
     create_default: str | None
-    notes: list[tuple[str, str, str]]
+    notes: list[Note]
     default_has_rows: bool = False
+
+
+def _note(table: str, name: str, message: str) -> Note:
+    return Note(kind=ChangeKind.PARTITION, name=name, table=table, message=message)
 
 
 def column_type_kind(type_name: str) -> str | None:
@@ -143,7 +142,7 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
         problems.append((path + ("interval",), f"{spec.column} is a date: buckets must be days or longer"))
         return None
     tz, start = spec.zone, spec.start
-    notes: list[tuple[str, str, str]] = []
+    notes: list[Note] = []
     managed: dict[int, LiveTable] = {}
     covered: set[int] = set()
     blocked: set[int] = set()
@@ -158,7 +157,7 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
         lo = _instant(bounds[0], kind, spec) if bounds else None
         hi = _instant(bounds[1], kind, spec) if bounds else None
         if lo is None or hi is None:
-            notes.append((key, part.name, f"partition with bounds {part.partition_bound} is not pgrecon's; left alone"))
+            notes.append(_note(key, part.name, f"partition with bounds {part.partition_bound} is not pgrecon's; left alone"))
             continue
         idx = bucket_index(interval, lo, tz, start)
         b = bucket(interval, idx, tz, start)
@@ -169,11 +168,11 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
                 finalize.append(part)
         elif exact:
             covered.add(idx)
-            notes.append((key, part.name, f"covers bucket {name_of(b)} under another name; left alone"))
+            notes.append(_note(key, part.name, f"covers bucket {name_of(b)} under another name; left alone"))
         else:
             last = bucket_index(interval, hi - timedelta(microseconds=1), tz, start)
             blocked.update(range(idx, last + 1))
-            notes.append((key, part.name, f"bounds {part.partition_bound} are not one {interval} bucket; "
+            notes.append(_note(key, part.name, f"bounds {part.partition_bound} are not one {interval} bucket; "
                                           f"left alone, overlapping buckets are not created"))
     now_idx = bucket_index(interval, now, tz, start)
     last = now_idx + spec.premake
@@ -193,8 +192,9 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
             continue
         b = bucket(interval, idx, tz, start)
         name = name_of(b)
-        if len(name.encode()) > MAX_NAME_BYTES:
-            problems.append((path + ("naming",), f"partition name {name!r} is longer than 63 bytes; set a shorter naming"))
+        if not fits(name):
+            problems.append((path + ("naming",), f"partition name {name!r} is {name_bytes(name)} bytes, longer than "
+                                                 f"PostgreSQL keeps ({MAX_NAME_BYTES}); set a shorter naming"))
             return None
         creates.append((b, name))
     retire = []
@@ -204,36 +204,36 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
         remaining = len(managed) - len(retire) + len(creates) + len(covered)
         if remaining < 1 and retire:
             kept = retire.pop()  # never the last partition
-            notes.append((key, kept[1].name, "kept although past retention: it is the last partition"))
+            notes.append(_note(key, kept[1].name, "kept although past retention: it is the last partition"))
     create_default = None
     if spec.default_partition and default is None:
-        create_default = f"{parent.name}_default"[:MAX_NAME_BYTES]
+        create_default = fit(parent.name, "_default")
     elif not spec.default_partition and default is not None:
-        notes.append((key, default.name, "default partition exists although default_partition is false; "
+        notes.append(_note(key, default.name, "default partition exists although default_partition is false; "
                                          "pgrecon does not drop it"))
     return TablePlan(key, parent, spec, kind, creates, retire, finalize, default, create_default, notes,
                      default_has_rows=oldest_default is not None)
 
 
 def diff_partitions(plans: list[TablePlan], taken: set[tuple[str, str]], rows: dict[tuple[str, str], int],
-                    server_major: int) -> PartitionDiff:
+                    server_major: int) -> Diff[PartitionAction]:
     """Actions for the table plans, given the names already taken by other relations and the
     rows waiting in default partitions for each new partition (both probed by the caller)."""
-    out = PartitionDiff()
+    out: Diff[PartitionAction] = Diff()
     for plan in plans:
         parent, spec = plan.parent, plan.spec
         schema = parent.schema
         out.notes.extend(plan.notes)
         if plan.create_default:
             if (schema, plan.create_default) in taken:
-                out.notes.append((plan.key, plan.create_default, "cannot create the default partition: "
+                out.notes.append(_note(plan.key, plan.create_default, "cannot create the default partition: "
                                                                  "a relation with that name exists"))
             else:
                 out.actions.append(PartitionAction("create", parent, plan.create_default, schema,
                                                    "no default partition", column=spec.column, is_default=True))
         for b, name in plan.creates:
             if (schema, name) in taken:
-                out.notes.append((plan.key, name, "a relation with this name exists and is not a partition "
+                out.notes.append(_note(plan.key, name, "a relation with this name exists and is not a partition "
                                                   "(detached earlier?); not created, not re-attached"))
                 continue
             waiting = rows.get((schema, name), 0)

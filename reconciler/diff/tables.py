@@ -6,11 +6,12 @@ ones are set, others are reset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..catalog.models import Catalog, LiveTable
 from ..catalog.reader import normalize_option_value
 from ..spec.models import Spec
+from .common import Diff
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,9 @@ class TableStorageAction:
     before: dict[str, str]
 
 
-@dataclass
-class TableDiff:
-    actions: list[TableStorageAction] = field(default_factory=list)
-    problems: list[tuple[tuple, str]] = field(default_factory=list)
-
-
-def diff_tables(spec: Spec, catalog: Catalog) -> TableDiff:
-    out = TableDiff()
+def diff_tables(spec: Spec, catalog: Catalog) -> Diff[TableStorageAction]:
+    """Storage parameters to set and reset, per table that declares ``storage``."""
+    out: Diff[TableStorageAction] = Diff()
     for key, table_spec in spec.tables.items():
         if table_spec.storage is None:
             continue

@@ -13,7 +13,8 @@ from psycopg.rows import dict_row
 from ..connection import describe_dsn, redact
 from ..errors import ConnectionFailed
 
-SHOW = {"CONFIG": "SHOW CONFIG", "DATABASES": "SHOW DATABASES", "VERSION": "SHOW VERSION", "POOLS": "SHOW POOLS"}
+SHOW = {"CONFIG": "SHOW CONFIG", "DATABASES": "SHOW DATABASES", "VERSION": "SHOW VERSION", "POOLS": "SHOW POOLS",
+        "USERS": "SHOW USERS"}
 
 
 @dataclass(frozen=True)

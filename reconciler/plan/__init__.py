@@ -1,11 +1,12 @@
-"""The plan stage: read the catalog, resolve the declared state, diff, and order the changes.
+"""The plan stage: an ordered, frozen list of typed changes (:mod:`.models`), made by the engine in
+:mod:`.make`, which iterates the resource registry.
 
+>>> from reconciler.plan.make import make_plan
 >>> plan = make_plan(conn, load_spec("schema.yaml"))   # doctest: +SKIP
 >>> [c.action for c in plan.changes]                      # doctest: +SKIP
 ['create', 'create']
 """
 
-from .make import make_plan, read_for_spec
-from .models import Change, Hazard, Note, Plan, Statement
+from .models import Action, Change, ChangeKind, Hazard, Note, Plan, Statement
 
-__all__ = ["Change", "Hazard", "Note", "Plan", "Statement", "make_plan", "read_for_spec"]
+__all__ = ["Action", "Change", "ChangeKind", "Hazard", "Note", "Plan", "Statement"]

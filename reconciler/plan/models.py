@@ -16,7 +16,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from ..kinds import Action, ChangeKind, Note
+
+__all__ = ["Action", "Change", "ChangeKind", "Hazard", "Note", "Plan", "Statement"]
 
 
 class Hazard(StrEnum):
@@ -67,8 +71,8 @@ class Statement(_Frozen):
 class Change(_Frozen):
     """One typed change."""
 
-    kind: str
-    action: str
+    kind: ChangeKind
+    action: Action
     name: str
     table: str | None = None
     reason: str = ""
@@ -100,14 +104,10 @@ class Change(_Frozen):
     def sql(self) -> list[str]:
         return [s.sql for s in self.statements]
 
-
-class Note(_Frozen):
-    """Something the plan reports that is not a change."""
-
-    kind: str
-    name: str
-    table: str | None = None
-    message: str
+    @property
+    def title(self) -> str:
+        """``index create t_a on public.t``: how every output names a change."""
+        return f"{self.kind} {self.action} {self.name}" + (f" on {self.table}" if self.table else "")
 
 
 class Plan(_Frozen):
@@ -122,8 +122,6 @@ class Plan(_Frozen):
     now: datetime | None = None
     changes: tuple[Change, ...] = ()
     notes: tuple[Note, ...] = ()
-
-    _canonical: dict = PrivateAttr(default_factory=dict)  # canonical forms the server computed for it
 
     @property
     def empty(self) -> bool:

@@ -148,16 +148,17 @@ def write(out_dir: Path, files: list[RenderedFile]) -> list[Path]:
     return written
 
 
-def stale(out_dir: Path, files: list[RenderedFile]) -> list[str]:
-    """Unified diffs of the non-secret files that differ from what is on disk."""
-    diffs = []
+def stale(out_dir: Path, files: list[RenderedFile]) -> dict[str, str]:
+    """Unified diffs of the non-secret files that differ from what is on disk, by path."""
+    diffs = {}
     for f in files:
         if f.secret:
             continue
         path = out_dir / f.path
         current = path.read_text() if path.exists() else ""
         if current != f.content:
-            diffs.append("".join(difflib.unified_diff(current.splitlines(keepends=True),
-                                                      f.content.splitlines(keepends=True),
-                                                      fromfile=f"{f.path} (committed)", tofile=f"{f.path} (from spec)")))
+            diffs[str(path)] = "".join(difflib.unified_diff(current.splitlines(keepends=True),
+                                                            f.content.splitlines(keepends=True),
+                                                            fromfile=f"{f.path} (committed)",
+                                                            tofile=f"{f.path} (from spec)"))
     return diffs

@@ -137,7 +137,7 @@ def _load(text: str, file: str) -> Spec:
     problems = [source.problem(p, msg) for p, msg in spec.semantic_problems()]
     if problems:
         raise SpecError(problems)
-    spec._source = source
+    spec.attach_source(source)
     return spec
 
 

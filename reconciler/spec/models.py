@@ -184,6 +184,9 @@ class TableSpec(StrictModel):
     storage: dict[str, ScalarText] | None = Field(
         None, description="table storage parameters (autovacuum_*, fillfactor, toast.*); when given, "
                           "parameters not listed are reset")
+    statistics: dict[Identifier, Annotated[int, Field(ge=0, le=10000)]] | None = Field(
+        None, description="per-column statistics targets (ALTER COLUMN … SET STATISTICS), column names "
+                          "verbatim; when given, other columns go back to default_statistics_target")
 
     @field_validator("storage")
     @classmethod
@@ -250,9 +253,13 @@ class Spec(StrictModel):
     _source: Any = PrivateAttr(None)
 
     @property
-    def source(self):
+    def source(self) -> Any:
         """The :class:`~reconciler.spec.loader.SpecSource` this spec was loaded from."""
         return self._source
+
+    def attach_source(self, source: Any) -> None:
+        """Remember where this spec came from (the loader calls it once)."""
+        self._source = source
 
     def secret(self, path: tuple, value) -> str:
         """The secret at ``path`` with ``${ENV}`` expanded; a missing variable is a located

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
 
 from .. import sqltext
+from ..names import MAX_NAME_BYTES, fits, name_bytes
 from ..units import parse_duration_ms
 
-NAMEDATALEN = 64  # PostgreSQL truncates identifiers to 63 bytes; a longer name would never match.
 
 
 class StrictModel(BaseModel):
@@ -26,8 +26,8 @@ def _identifier(value: str) -> str:
         raise ValueError("an identifier cannot be empty")
     if "\x00" in value:
         raise ValueError("an identifier cannot contain a NUL character")
-    if len(value.encode()) >= NAMEDATALEN:
-        raise ValueError(f"identifier is {len(value.encode())} bytes; PostgreSQL keeps at most 63")
+    if not fits(value):
+        raise ValueError(f"identifier is {name_bytes(value)} bytes; PostgreSQL keeps at most {MAX_NAME_BYTES}")
     return value
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import psycopg
 
 from reconciler.catalog import CATALOG_QUERIES
-from reconciler.plan import make_plan
+from reconciler.plan.make import make_plan
 from reconciler.spec import load_spec_text
 
 SPEC = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from reconciler.catalog import CATALOG_QUERIES
-from reconciler.plan import read_for_spec
+from reconciler.plan.make import read_for_spec
 from reconciler.spec import load_spec_text
 
 

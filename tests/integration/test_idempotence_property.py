@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reconciler.apply import ApplyOptions, run_apply
 from reconciler.connection import connect
-from reconciler.plan import make_plan
+from reconciler.plan.make import make_plan
 from reconciler.spec import load_spec_text
 
 COLUMNS = {"i": "int", "b": "bigint", "t": "text", "v": "varchar(20)", "ts": "timestamptz", "f": "float8",

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.apply import ApplyOptions, run_apply
 from reconciler.connection import connect
-from reconciler.plan import make_plan
+from reconciler.plan.make import make_plan
 from reconciler.spec import load_spec_text
 
 ALLOW = ApplyOptions(allow_hazards=frozenset({"partition-detach", "partition-drop", "table-lock"}))

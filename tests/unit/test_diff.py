@@ -6,7 +6,7 @@ from reconciler.catalog.desired import DesiredIndex, plain_definition
 from reconciler.catalog.models import (Catalog, Column, IndexDefinition, IndexKey, LiveIndex, LiveTable,
                                        ServerInfo)
 from reconciler.diff import TEMP_PREFIX, child_index_name, diff_indexes, temp_index_name
-from reconciler.plan.builder import index_changes
+from reconciler.resources.indexes import index_changes
 from reconciler.spec import load_spec_text
 
 SERVER = ServerInfo(180000, "18.0", "db", "u")

@@ -39,7 +39,8 @@ SELECT c.oid,
        cols.types,
        cols.collation_oids,
        cols.collations,
-       cols.not_null
+       cols.not_null,
+       cols.stat_targets
 FROM tree
 JOIN pg_catalog.pg_class c ON c.oid = tree.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -49,14 +50,16 @@ CROSS JOIN LATERAL (
            array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) AS types,
            array_agg(a.attcollation ORDER BY a.attnum) AS collation_oids,
            array_agg(coll.collname::text ORDER BY a.attnum) AS collations,
-           array_agg(a.attnotnull ORDER BY a.attnum) AS not_null
+           array_agg(a.attnotnull ORDER BY a.attnum) AS not_null,
+           -- per-column statistics target; NULL for the default (-1 before PostgreSQL 17)
+           array_agg(NULLIF(a.attstattarget::int, -1) ORDER BY a.attnum) AS stat_targets
     FROM pg_catalog.pg_attribute a
     LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = a.attcollation
     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 ) AS cols
 UNION ALL
 SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, NULL, NULL, false, NULL, NULL, NULL, false,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM named
 JOIN pg_catalog.pg_class c ON c.oid = named.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
