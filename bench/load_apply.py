@@ -24,11 +24,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reconciler.apply import ApplyOptions, run_apply  # noqa: E402
-from reconciler.demo import create_example_database  # noqa: E402
-from reconciler.loadtest import run_pgbench  # noqa: E402
-from reconciler.localserver import LocalServer  # noqa: E402
-from reconciler.spec import load_spec_text  # noqa: E402
+from reconciler.apply import ApplyOptions, run_apply
+from reconciler.demo import create_example_database
+from reconciler.loadtest import run_pgbench
+from reconciler.localserver import LocalServer
+from reconciler.spec import load_spec_text
 
 CHANGED = {  # replacements (new definitions under the same names) and new indexes
     "public.agents": [{"name": "idx_agents_lookup_covering", "columns": ["template", "status"],

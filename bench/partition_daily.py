@@ -14,18 +14,18 @@ import platform
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reconciler.apply import ApplyOptions, run_apply  # noqa: E402
-from reconciler.connection import connect  # noqa: E402
-from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer  # noqa: E402
-from reconciler.plan.make import make_plan  # noqa: E402
-from reconciler.spec import load_spec_text  # noqa: E402
+from reconciler.apply import ApplyOptions, run_apply
+from reconciler.connection import connect
+from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer
+from reconciler.plan.make import make_plan
+from reconciler.spec import load_spec_text
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
             f"    indexes:\n      - {{name: m_agent_at, columns: [agent, \"at DESC\"]}}\n")
     spec = load_spec_text(text)
     allow = ApplyOptions(allow_hazards=frozenset({"partition-detach", "table-lock"}))
-    now = datetime(2024, 1, 1, 12, tzinfo=timezone.utc) + timedelta(days=n - 8)
+    now = datetime(2024, 1, 1, 12, tzinfo=UTC) + timedelta(days=n - 8)
     started = time.perf_counter()
     run_apply(dsn, spec, options=allow, now=now)
     setup = time.perf_counter() - started

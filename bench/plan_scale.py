@@ -35,10 +35,10 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer  # noqa: E402
-from reconciler.apply import ApplyOptions, run_apply  # noqa: E402
-from reconciler.plan.make import make_plan, read_for_spec  # noqa: E402
-from reconciler.spec import load_spec_text  # noqa: E402
+from reconciler.apply import ApplyOptions, run_apply
+from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer
+from reconciler.plan.make import make_plan, read_for_spec
+from reconciler.spec import load_spec_text
 
 
 class CountingCursor(psycopg.Cursor):
@@ -214,7 +214,8 @@ def main() -> None:
     if args.dsn:
         dsn = args.dsn
     else:
-        server = LocalServer.embedded(Path(".pgrecon/bench"), {**FAST_TEST_SETTINGS, "max_locks_per_transaction": "1024"})
+        server = LocalServer.embedded(Path(".pgrecon/bench"),
+                                      {**FAST_TEST_SETTINGS, "max_locks_per_transaction": "1024"})
         server.destroy()  # a fresh cluster each run
         server.start()
         dsn = server.dsn()

@@ -21,10 +21,11 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from .apply import ApplyOptions, run_apply
+from .connection import fetch_value
 from .demo import create_example_database, default_spec_file, examples_dir, load_generator
 from .localserver import LocalServer
 from .runtime import BatchWriter, PreparedStatements, QueryCache, pool_from_spec
@@ -43,7 +44,8 @@ ACTIVE = ("SELECT id, name, last_active FROM agents WHERE status = 'active' "
 MEMBERS = ("SELECT a.id, a.name, ac.role FROM agent_coalition ac JOIN agents a ON a.id = ac.agent_id "
            "WHERE ac.coalition_id = %s ORDER BY ac.contribution_score DESC")
 SEARCH = "SELECT id, name FROM agents WHERE lower(name) LIKE %s LIMIT 50"
-WORDS = ["alpha", "bravo", "cedar", "delta", "ember", "falcon", "granite", "harbor", "iris", "juniper"]  # as in generate.py
+# as in generate.py
+WORDS = ["alpha", "bravo", "cedar", "delta", "ember", "falcon", "granite", "harbor", "iris", "juniper"]
 
 
 @dataclass
@@ -230,7 +232,7 @@ def run_bench(agents: int = 10_000, links: int = 50_000, repeat: int = 21, data_
     else:
         bench_dsn = _create_on(admin_dsn, dbname, agents, links)
     with psycopg.connect(bench_dsn) as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
+        version = fetch_value(conn, "SHOW server_version")
     result = BenchResult(f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores, "
                          f"{_memory_gb():.0f} GiB)", version, str(date.today()), agents, links)
     repeat_heavy = max(3, repeat // 4)
@@ -267,7 +269,7 @@ def _create_on(admin_dsn: str, dbname: str, agents: int, links: int) -> str:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    target = make_conninfo(**{**conninfo_to_dict(admin_dsn), "dbname": dbname})
+    target = make_conninfo(admin_dsn, dbname=dbname)
     with psycopg.connect(target) as conn:
         conn.execute((examples_dir() / "schema.sql").read_text())
         load_generator().generate(conn, agents=agents, links=links)

@@ -7,7 +7,7 @@ Buckets are numbered from an anchor (the spec's ``start``, else 1970-01-01 — a
 for weeks), so the same instant always falls in the same bucket.
 
 >>> day = parse_interval("day")
->>> b = bucket_at(day, datetime(2026, 3, 29, 12, tzinfo=timezone.utc), ZoneInfo("Europe/Berlin"))
+>>> b = bucket_at(day, datetime(2026, 3, 29, 12, tzinfo=UTC), ZoneInfo("Europe/Berlin"))
 >>> (b.lower.isoformat(), b.upper.isoformat())
 ('2026-03-28T23:00:00+00:00', '2026-03-29T22:00:00+00:00')
 """
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 _INTERVAL = re.compile(r"^\s*(?:(\d+)\s+)?(hour|day|week|month|year)s?\s*$", re.IGNORECASE)
@@ -68,7 +69,7 @@ class Bucket:
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
 
 
 def _add_months(day: date, months: int) -> date:
@@ -76,7 +77,7 @@ def _add_months(day: date, months: int) -> date:
     return date(total // 12, total % 12 + 1, 1)
 
 
-def _anchor(interval: BucketInterval, start: datetime | date | None, tz: ZoneInfo):
+def _anchor(interval: BucketInterval, start: datetime | date | None, tz: ZoneInfo) -> Any:
     if start is None:
         return EPOCH_MONDAY if interval.unit == "week" else EPOCH
     if isinstance(start, datetime):
@@ -92,7 +93,7 @@ def bucket(interval: BucketInterval, index: int, tz: ZoneInfo, start: datetime |
         if isinstance(anchor, date) and not isinstance(anchor, datetime):
             anchor_instant = _local_midnight(anchor, tz)
         else:
-            anchor_instant = (anchor if anchor.tzinfo else anchor.replace(tzinfo=tz)).astimezone(timezone.utc)
+            anchor_instant = (anchor if anchor.tzinfo else anchor.replace(tzinfo=tz)).astimezone(UTC)
         lower = anchor_instant + timedelta(hours=interval.count * index)
         upper = lower + timedelta(hours=interval.count)
         return Bucket(index, lower, upper, _wall(lower, tz), _wall(upper, tz))
@@ -122,9 +123,9 @@ def bucket_index(interval: BucketInterval, instant: datetime, tz: ZoneInfo,
     local_day = instant.astimezone(tz).date()
     if interval.unit in ("day", "week"):
         days = interval.count * (7 if interval.unit == "week" else 1)
-        return (local_day - anchor).days // days
+        return int((local_day - anchor).days // days)
     months = (local_day.year * 12 + local_day.month) - (anchor.year * 12 + anchor.month)
-    return months // interval.months
+    return int(months // interval.months)
 
 
 def bucket_at(interval: BucketInterval, instant: datetime, tz: ZoneInfo,
@@ -160,4 +161,4 @@ def subtract(instant: datetime, amount: BucketInterval, tz: ZoneInfo) -> datetim
         year, month = total // 12, total % 12 + 1
         last_day = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
         moved = local.replace(tzinfo=None, year=year, month=month, day=min(local.day, last_day))
-    return moved.replace(tzinfo=tz).astimezone(timezone.utc)
+    return moved.replace(tzinfo=tz).astimezone(UTC)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ Embedded = typer.Option(False, "--embedded", help="target the local demo server 
 Now = typer.Option(None, "--now", help="pin 'now' (ISO 8601) for time-based decisions")
 
 
-def Format(default: str = "text") -> Any:  # noqa: N802 - reads like the other option constants
+def Format(default: str = "text") -> Any:
     return typer.Option(default, "--format", help="output format (each command lists its own)")
 
 
@@ -65,7 +65,7 @@ def command(name: str):
                 _fail(f"database error: {redact(str(exc).strip())}")
             except KeyboardInterrupt:
                 _fail("interrupted")
-            except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            except Exception as exc:
                 if os.environ.get("PGRECON_DEBUG"):
                     raise
                 _fail(f"internal error: {type(exc).__name__}: {redact(str(exc))} (set PGRECON_DEBUG=1 for a "
@@ -81,7 +81,7 @@ def _parse_now(now: str | None) -> datetime | None:
         value = datetime.fromisoformat(now)
     except ValueError:
         raise PgreconError(f"--now: not an ISO 8601 time: {now!r} (e.g. 2026-11-28T00:00:00Z)") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _target(spec: Any, dsn: str | None, embedded: bool) -> str:

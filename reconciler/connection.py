@@ -6,6 +6,7 @@ Order of precedence: ``--dsn``, then the spec's ``target.dsn``, then libpq's ``P
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -21,10 +22,10 @@ def describe_dsn(dsn: str | None) -> str:
         parts = conninfo_to_dict(dsn or "")
     except psycopg.ProgrammingError:
         return "(unparseable DSN)"
-    host = parts.get("host") or "(PGHOST or local socket)"
-    port = parts.get("port") or ""
-    user = parts.get("user") or ""
-    db = parts.get("dbname") or ""
+    host = str(parts.get("host") or "(PGHOST or local socket)")
+    port = str(parts.get("port") or "")
+    user = str(parts.get("user") or "")
+    db = str(parts.get("dbname") or "")
     text = f"{host}{':' + port if port else ''}/{db}"
     return f"{user}@{text}" if user else text
 
@@ -50,17 +51,30 @@ def resolve_dsn(flag: str | None, spec_dsn: str | None) -> str:
     return flag or spec_dsn or ""
 
 
-def connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
-    """Open a connection for pgrecon (``application_name=pgrecon``); a failure becomes a
-    :class:`ConnectionFailed` whose message names the target but never its password."""
+def open_connection(dsn: str, what: str = "", **options: Any) -> psycopg.Connection:
+    """``psycopg.connect(dsn, **options)`` with a 10 s connect timeout; a failure becomes a
+    :class:`ConnectionFailed` that names the target (``what``, then ``user@host:port/db``) and
+    never its password."""
     try:
-        conn = psycopg.connect(dsn, autocommit=autocommit, application_name=APPLICATION_NAME,
-                               connect_timeout=10)
+        return psycopg.connect(dsn, connect_timeout=10, **options)
     except psycopg.Error as exc:
         reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, (dsn,))
-        raise ConnectionFailed(f"cannot connect to {describe_dsn(dsn)}: {reason}") from None
+        target = f"{what} {describe_dsn(dsn)}" if what else describe_dsn(dsn)
+        raise ConnectionFailed(f"cannot connect to {target}: {reason}") from None
+
+
+def connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
+    """Open a connection for pgrecon (``application_name=pgrecon``, UTC, ISO dates); see
+    :func:`open_connection`."""
+    conn = open_connection(dsn, autocommit=autocommit, application_name=APPLICATION_NAME)
     # One rendering of times and time zones for every pgrecon session: partition bounds and
     # constants in index predicates read back the same whatever the server's defaults.
     conn.execute("SET TimeZone = 'UTC'")
     conn.execute("SET DateStyle = 'ISO, YMD'")
     return conn
+
+
+def fetch_value(conn: psycopg.Connection, query: Any, params: Any = None) -> Any:
+    """The first column of the first row ``query`` returns (``None`` when it returns no row)."""
+    row = conn.execute(query, params).fetchone()
+    return row[0] if row else None

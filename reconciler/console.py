@@ -7,7 +7,7 @@ import time
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from .apply.monitor import BuildProgress
 from .plan.models import Change, Statement
@@ -29,7 +29,7 @@ class ConsoleReporter:
         self.interactive = self.console.is_terminal
         self.plain_every_s = plain_every_s
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._last_line = 0.0
 
     def change_started(self, number: int, total: int, change: Change) -> None:
@@ -48,7 +48,7 @@ class ConsoleReporter:
 
     def progress(self, change: Change, statement: Statement, progress: BuildProgress) -> None:
         fraction = progress.fraction
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.update(self._task, description=progress.phase, completed=fraction or 0.0)
         elif time.monotonic() - self._last_line >= self.plain_every_s:
             self._last_line = time.monotonic()

@@ -51,6 +51,8 @@ def load_generator():
     """The example's data generator module (``examples/freeagentics/generate.py``)."""
     path = examples_dir() / "generate.py"
     spec = importlib.util.spec_from_file_location("freeagentics_generate", path)
+    if spec is None or spec.loader is None:
+        raise PgreconError(f"cannot load the data generator {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -81,7 +83,8 @@ def create_example_database(server: LocalServer, agents: int, links: int, dbname
 
 
 WORKLOAD = [
-    ("SELECT id, name, last_active FROM agents WHERE status = 'active' ORDER BY last_active DESC NULLS LAST LIMIT 20", None),
+    ("SELECT id, name, last_active FROM agents WHERE status = 'active' "
+     "ORDER BY last_active DESC NULLS LAST LIMIT 20", None),
     ("SELECT a.id, a.name FROM agents a JOIN agent_coalition ac ON ac.agent_id = a.id "
      "WHERE ac.coalition_id = (SELECT id FROM coalitions ORDER BY id OFFSET %s LIMIT 1)", "offset"),
     ("SELECT id, name FROM agents WHERE lower(name) LIKE %s LIMIT 20", "like"),
@@ -101,7 +104,8 @@ def run_workload(dsn: str, rounds: int = 40) -> int:
         for _ in range(rounds):
             for query, kind in WORKLOAD:
                 value = {"offset": rng.randint(0, 50), "like": f"%{rng.choice(['nova', 'raven', 'iris'])}%",
-                         "number": rng.randint(40_000, 49_000), "name": f"coalition_nova_{rng.randint(0, 400)}"}.get(kind)
+                         "number": rng.randint(40_000, 49_000),
+                         "name": f"coalition_nova_{rng.randint(0, 400)}"}.get(kind or "")
                 conn.execute(query, (value,) if kind else None).fetchall()
                 calls += 1
     return calls

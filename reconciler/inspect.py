@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import fnmatch
 import io
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .catalog import read_catalog
 from .errors import PgreconError
@@ -33,7 +35,8 @@ SELECT n.nspname::text, c.relname::text
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition
-  AND n.nspname <> ALL(%s::text[]) AND n.nspname NOT LIKE 'pg\\_temp\\_%%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%%'
+  AND n.nspname <> ALL(%s::text[])
+  AND n.nspname NOT LIKE 'pg\\_temp\\_%%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%%'
 ORDER BY 1, 2
 """
 
@@ -107,6 +110,17 @@ def _yaml() -> YAML:
     return yaml
 
 
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def _scalar(value: Any) -> Any:
+    """A string that is not a plain word is double-quoted: in flow style, ``?``, ``:``, ``,``,
+    brackets and ``#`` would otherwise change what the YAML means."""
+    if isinstance(value, str) and not _PLAIN.match(value):
+        return DoubleQuotedScalarString(value)
+    return value
+
+
 def _flow(value: Any) -> Any:
     """Index entries and short lists in flow style (``- {name: …, columns: [a, b]}``)."""
     if isinstance(value, dict):
@@ -117,23 +131,22 @@ def _flow(value: Any) -> Any:
         seq = CommentedSeq(_flow(v) for v in value)
         seq.fa.set_flow_style()
         return seq
-    return value
+    return _scalar(value)
 
 
 def to_document(data: dict[str, Any]) -> CommentedMap:
     """The spec as a ruamel document: block style for sections, flow style for index entries,
-    remarks (the ``#`` keys exports leave) as comments."""
-    def block(value: Any, key: str | None = None) -> Any:
+    remarks (the ``#`` keys exports leave in a mapping) as comments above that mapping's key."""
+    def block(value: Any, key: str | None = None, depth: int = 0) -> Any:
         if isinstance(value, dict):
-            remarks = value.get("#", [])
             out = CommentedMap()
             for k, v in value.items():
-                if k != "#":
-                    out[k] = block(v, k)
-            for remark in remarks:
-                first = next(iter(out), None)
-                if first is not None:
-                    out.yaml_set_comment_before_after_key(first, before=remark, indent=_indent_of(out))
+                if k == "#":
+                    continue
+                out[k] = block(v, k, depth + 1)
+                remarks = v.get("#", []) if isinstance(v, dict) else []
+                if remarks:
+                    out.yaml_set_comment_before_after_key(k, before="\n".join(remarks), indent=2 * depth)
             return out
         if isinstance(value, list) and key in ("indexes", "users"):
             return CommentedSeq(_flow(v) for v in value)
@@ -143,14 +156,10 @@ def to_document(data: dict[str, Any]) -> CommentedMap:
     return block(data)
 
 
-def _indent_of(_: CommentedMap) -> int:
-    return 6  # remarks are on partitioning sections (tables.<key>.partitioning)
-
-
 def dump(inspection: Inspection) -> str:
     """The spec as YAML text, with a header that says where it came from."""
     doc = to_document(inspection.spec)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (f"Written by `pgrecon inspect` from database {inspection.database} (PostgreSQL "
               f"{inspection.server_version}) on {stamp}.\nReview it before you commit it: `pgrecon plan` against the "
               f"same database is in sync.")

@@ -11,8 +11,16 @@ these enums, and the output layer prints both.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+SpecPath = tuple[Any, ...]
+"""Where something is in the spec: ``("tables", "public.t", "indexes", 2, "where")``."""
+
+SpecProblem = tuple[SpecPath, str]
+"""A problem that stops the plan: the spec path it is about, and the message (located with the
+spec's file and line when reported)."""
 
 
 class ChangeKind(StrEnum):

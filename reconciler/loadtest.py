@@ -30,11 +30,12 @@ class PgbenchResult:
     aborted_clients: int
     tps: float
     output: str
-    finished_at: list[float] = None  # epoch seconds at which each transaction ended (same order)
+    finished_at: list[float] | None = None  # epoch seconds at which each transaction ended (same order)
 
-    def between(self, start: float, end: float) -> "PgbenchResult":
+    def between(self, start: float, end: float) -> PgbenchResult:
         """Only the transactions that ended between ``start`` and ``end`` (epoch seconds)."""
-        pairs = [(t, lat) for t, lat in zip(self.finished_at or (), self.latencies_ms) if start <= t <= end]
+        pairs = [(t, lat) for t, lat in zip(self.finished_at or (), self.latencies_ms, strict=False)
+                 if start <= t <= end]
         seconds = max(end - start, 1e-9)
         return PgbenchResult([lat for _, lat in pairs], self.failed, self.aborted_clients, len(pairs) / seconds,
                              self.output, [t for t, _ in pairs])

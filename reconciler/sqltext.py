@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pglast import ast, parse_sql, visitors
 from pglast.enums import SortByDir, SortByNulls
@@ -41,7 +42,7 @@ class _Forbidden(visitors.Visitor):
     def __init__(self) -> None:
         self.found: list[str] = []
 
-    def visit(self, ancestors, node):  # noqa: D102 - visitor protocol
+    def visit(self, ancestors: Any, node: ast.Node) -> None:
         reason = self.forbidden.get(type(node).__name__)
         if reason:
             self.found.append(reason)
@@ -82,9 +83,8 @@ def _clean(text: str, what: str) -> tuple[str, list[_Token]]:
             raise SqlTextError(f"{what} must be one expression; ';' is not allowed")
         if token.name in _OPEN:
             stack.append(_OPEN[token.name])
-        elif token.name in _CLOSE:
-            if not stack or stack.pop() != token.name:
-                raise SqlTextError(f"{what} has unbalanced parentheses or brackets")
+        elif token.name in _CLOSE and (not stack or stack.pop() != token.name):
+            raise SqlTextError(f"{what} has unbalanced parentheses or brackets")
     if stack:
         raise SqlTextError(f"{what} has unbalanced parentheses or brackets")
     parts, out_tokens, previous_end, position = [], [], None, 0
@@ -100,14 +100,14 @@ def _clean(text: str, what: str) -> tuple[str, list[_Token]]:
     return "".join(parts), out_tokens
 
 
-def _parse(sql: str, what: str) -> list:
+def _parse(sql: str, what: str) -> list[ast.RawStmt]:
     try:
         return list(parse_sql(sql))
     except ParseError as exc:
         raise SqlTextError(f"not a valid {what}: {exc.args[0]}") from None
 
 
-def _check_allowed(node, what: str) -> None:
+def _check_allowed(node: ast.Node, what: str) -> None:
     visitor = _Forbidden()
     visitor(node)
     if visitor.found:
@@ -119,7 +119,7 @@ _SELECT_CLAUSES = ("fromClause", "whereClause", "groupClause", "havingClause", "
                    "intoClause")
 
 
-def _expression_node(text: str, what: str):
+def _expression_node(text: str, what: str) -> ast.Node:
     """The parse tree of ``text`` (already cleaned) as exactly one value expression."""
     stmts = _parse(f"SELECT (\n{text}\n)", what)
     if len(stmts) != 1 or not isinstance(stmts[0].stmt, ast.SelectStmt):
@@ -128,7 +128,7 @@ def _expression_node(text: str, what: str):
     extra = [name for name in _SELECT_CLAUSES if getattr(select, name, None)]
     if extra or len(select.targetList or ()) != 1:
         raise SqlTextError(f"{what} must be exactly one expression")
-    node = select.targetList[0].val
+    node: ast.Node = (select.targetList or ())[0].val
     _check_allowed(node, what)
     return node
 
@@ -146,7 +146,7 @@ def expression(text: str, what: str = "expression") -> str:
     return cleaned
 
 
-def parse_expression(text: str):
+def parse_expression(text: str) -> ast.Node:
     """The parse tree of an expression that :func:`expression` accepted (for comparisons)."""
     return _expression_node(expression(text), "expression")
 
@@ -174,7 +174,7 @@ class IndexElement:
     opclass_params: tuple[tuple[str, str], ...] = ()
 
 
-def _option_value(node) -> str:
+def _option_value(node: Any) -> str:
     for attr in ("ival", "fval", "sval", "boolval", "bsval"):
         value = getattr(node, attr, None)
         if value is not None:
@@ -184,7 +184,7 @@ def _option_value(node) -> str:
     if isinstance(node, ast.A_Const):
         return _option_value(node.val)
     if isinstance(node, ast.TypeName):
-        return ".".join(s.sval for s in node.names)
+        return ".".join(s.sval for s in node.names or ())
     raise SqlTextError("an operator class parameter must be a number, a word or a quoted string")
 
 
@@ -201,7 +201,7 @@ def _matching(tokens: list[_Token], open_at: int) -> int:
     raise SqlTextError("unbalanced parentheses")  # pragma: no cover - _clean checked the balance
 
 
-def _expression_text(cleaned: str, tokens: list[_Token], node) -> str:
+def _expression_text(cleaned: str, tokens: list[_Token], node: ast.Node) -> str:
     """The part of an index key that is its expression, as the user wrote it.
 
     In an index key an expression is either ``( expression )`` or a function call (SQL-syntax
@@ -225,6 +225,10 @@ def _expression_text(cleaned: str, tokens: list[_Token], node) -> str:
     return text
 
 
+_ORDERING = {SortByDir.SORTBY_ASC: False, SortByDir.SORTBY_DESC: True}
+_NULLS = {SortByNulls.SORTBY_NULLS_FIRST: True, SortByNulls.SORTBY_NULLS_LAST: False}
+
+
 @lru_cache(maxsize=8192)
 def index_element(text: str) -> IndexElement:
     """Parse one index key in SQL syntax, e.g. ``"last_active DESC NULLS LAST"`` or
@@ -237,15 +241,16 @@ def index_element(text: str) -> IndexElement:
     stmt = stmts[0].stmt
     if stmt.whereClause or stmt.indexIncludingParams or stmt.options or stmt.tableSpace:
         raise SqlTextError("index column must be exactly one column or expression")
-    if len(stmt.indexParams) != 1:
-        raise SqlTextError(f"one column per entry; got {len(stmt.indexParams)} in {text!r}")
-    elem: ast.IndexElem = stmt.indexParams[0]
+    params = stmt.indexParams or ()
+    if len(params) != 1:
+        raise SqlTextError(f"one column per entry; got {len(params)} in {text!r}")
+    elem: ast.IndexElem = params[0]
     expr = None
     if elem.expr is not None:
         _check_allowed(elem.expr, "index expression")
         expr = _expression_text(cleaned, tokens, elem.expr)
-    ordering = {SortByDir.SORTBY_ASC: False, SortByDir.SORTBY_DESC: True}.get(elem.ordering)
-    nulls = {SortByNulls.SORTBY_NULLS_FIRST: True, SortByNulls.SORTBY_NULLS_LAST: False}.get(elem.nulls_ordering)
+    ordering = _ORDERING.get(elem.ordering) if elem.ordering is not None else None
+    nulls = _NULLS.get(elem.nulls_ordering) if elem.nulls_ordering is not None else None
     params = tuple((d.defname, _option_value(d.arg)) for d in elem.opclassopts or ())
     return IndexElement(
         column=elem.name,

@@ -85,6 +85,15 @@ def db(server) -> Database:
 
 
 @pytest.fixture
+def clean(db) -> Database:
+    """``db``, and the server's ALTER SYSTEM settings reset after the test (they are cluster-wide)."""
+    yield db
+    with psycopg.connect(db.server.dsn(), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM RESET ALL")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+@pytest.fixture
 def db_on(servers):
     """``db_on("18")``: a fresh database on one given major (for what only that major has, such
     as pgvector on 18 or Debian's rum on 15), dropped after the test."""

@@ -11,7 +11,7 @@ import argparse
 import json
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
 
@@ -35,7 +35,7 @@ def _uuid(rng: random.Random) -> uuid.UUID:
 def agent_rows(count: int, seed: int = 42, start: int = 0):
     """Rows for ``agents`` (id, name, template, status, last_active, inference_count, beliefs, metrics)."""
     rng = random.Random(seed + start)
-    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
     for i in range(start, start + count):
         status = _pick(rng, AGENT_STATUS)
         beliefs = {"goal": rng.choice(["explore", "trade", "learn", "defend"]),
@@ -69,7 +69,7 @@ def generate(conn, agents: int = 10_000, links: int = 50_000, coalitions: int | 
         limit = min(links, len(agent_ids) * len(coalition_ids))
         while len(pairs) < limit:
             pairs.add((rng.randrange(len(agent_ids)), rng.randrange(len(coalition_ids))))
-        start = datetime(2026, 10, 1, tzinfo=timezone.utc)
+        start = datetime(2026, 10, 1, tzinfo=UTC)
         with cur.copy("COPY agent_coalition (agent_id, coalition_id, role, joined_at, contribution_score) "
                       "FROM STDIN") as copy:
             for a, c in sorted(pairs):
@@ -77,7 +77,7 @@ def generate(conn, agents: int = 10_000, links: int = 50_000, coalitions: int | 
                                 start + timedelta(seconds=rng.randint(0, 30 * 86400)), round(rng.random(), 4)))
         metric_rows = 0
         if metrics_days and agent_ids:
-            today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+            today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
             with cur.copy("COPY performance_metrics (agent_id, metric, value, recorded_at) FROM STDIN") as copy:
                 for day in range(metrics_days):
                     for _ in range(metrics_per_day):

@@ -8,7 +8,6 @@ redundant and unused indexes, and a performance report. Read-only on the databas
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +15,7 @@ from datetime import datetime
 import psycopg
 
 from ..catalog.desired import plain_definition
+from ..connection import fetch_value
 from ..names import fit_unique
 from ..render import render_statement
 from ..spec.models import IndexSpec, Spec
@@ -128,9 +128,16 @@ def _covered(candidate: Candidate, snap: Snapshot, spec: Spec) -> str | None:
         else:
             cand = candidate.columns[0]
             key = d.keys[0]
-            if isinstance(cand, dict) and (key.column == cand.get("column") or key.expression == cand.get("expression")):
+            same = key.column == cand.get("column") or key.expression == cand.get("expression") \
+                if isinstance(cand, dict) else False
+            if same:
                 return index_name_
     return None
+
+
+def _latest(*moments):
+    """The latest of the moments that are set, else ``None``."""
+    return max((m for m in moments if m), default=None)
 
 
 def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False) -> Advice:
@@ -232,16 +239,17 @@ def _table_scans(snap: Snapshot, advice: Advice, large_rows: int) -> list[dict]:
 def _hide_check(conn, advice: Advice, queries: list[str], major: int, costs: dict, top: list[dict]) -> None:
     """Keep an unused/redundant finding only if hiding the index does not raise any top cost."""
     base = [costs.get(s["queryid"]) for s in top]
-    kept_unused, kept_redundant = [], []
+    kept_unused: list[IndexFinding] = []
+    kept_redundant: list[IndexFinding] = []
     with hypopg_session(conn):
-        if not conn.execute("SELECT to_regproc('hypopg_hide_index') IS NOT NULL").fetchone()[0]:
-            version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'hypopg'").fetchone()[0]
+        if not fetch_value(conn, "SELECT to_regproc('hypopg_hide_index') IS NOT NULL"):
+            version = fetch_value(conn, "SELECT extversion FROM pg_extension WHERE extname = 'hypopg'")
             advice.notes.append(f"HypoPG {version} cannot hide indexes (1.4 can): unused and redundant indexes "
                                 f"were not re-planned without them")
             return
         for finding in advice.unused + advice.redundant:
             hidden = cost_without(conn, finding.index.oid, queries, major)
-            worse = [q for q, b, h in zip(queries, base, hidden) if b and h and h > b * 1.1]
+            worse = [q for q, b, h in zip(queries, base, hidden, strict=True) if b and h and h > b * 1.1]
             if worse:
                 advice.notes.append(f"{finding.index.name} is kept: plans of {len(worse)} top statement(s) get "
                                     f"worse without it")
@@ -280,7 +288,8 @@ def _candidates(top: list[dict], resolver, snap: Snapshot) -> list[Candidate]:
     for s in top:
         for candidate in candidates_for(s["queryid"], predicates(s["query"], resolver), selectivity, column_types):
             if candidate.key in merged:
-                merged[candidate.key].queries.extend(q for q in candidate.queries if q not in merged[candidate.key].queries)
+                kept = merged[candidate.key].queries
+                kept.extend(q for q in candidate.queries if q not in kept)
             else:
                 merged[candidate.key] = candidate
     return list(merged.values())
@@ -335,8 +344,8 @@ def _report(snap: Snapshot, statements: list[dict], mon) -> dict:
         "dead_tuples": [{"table": f"{t['schema']}.{t['name']}", "dead": t["n_dead_tup"], "live": t["n_live_tup"]}
                         for t in sorted(tables, key=lambda t: -(t["n_dead_tup"] or 0))[:5]],
         "maintenance": [{"table": f"{t['schema']}.{t['name']}",
-                         "last_vacuum": fmt(max([v for v in (t["last_vacuum"], t["last_autovacuum"]) if v], default=None)),
-                         "last_analyze": fmt(max([v for v in (t["last_analyze"], t["last_autoanalyze"]) if v], default=None))}
+                         "last_vacuum": fmt(_latest(t["last_vacuum"], t["last_autovacuum"])),
+                         "last_analyze": fmt(_latest(t["last_analyze"], t["last_autoanalyze"]))}
                         for t in tables],
         "xid_age": db["xid_age"],
         "oldest_tables_xid_age": [{"table": f"{t['schema']}.{t['name']}", "xid_age": t["xid_age"]}

@@ -62,7 +62,7 @@ def _column(node, aliases: dict[str, tuple[str, str]], default: tuple[str, str] 
     """(table, column) for a ColumnRef, resolving aliases; None for anything else."""
     if not isinstance(node, ast.ColumnRef):
         return None
-    names = [f.sval for f in node.fields if isinstance(f, ast.String)]
+    names = [f.sval for f in node.fields or () if isinstance(f, ast.String)]
     if len(names) == 1 and default is not None:
         return default, names[0]
     if len(names) == 2 and names[0] in aliases:
@@ -71,7 +71,7 @@ def _column(node, aliases: dict[str, tuple[str, str]], default: tuple[str, str] 
 
 
 def _lowered_column(node, aliases, default):
-    if isinstance(node, ast.FuncCall) and len(node.funcname) >= 1 and node.funcname[-1].sval == "lower" \
+    if isinstance(node, ast.FuncCall) and node.funcname and node.funcname[-1].sval == "lower" \
             and node.args and len(node.args) == 1:
         found = _column(node.args[0], aliases, default)
         return found
@@ -94,7 +94,7 @@ def _relations(from_clause, aliases: dict, quals: list) -> None:
 def _conjuncts(node) -> list:
     if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
         out = []
-        for arg in node.args:
+        for arg in node.args or ():
             out.extend(_conjuncts(arg))
         return out
     return [node] if node is not None else []
@@ -136,7 +136,7 @@ def _from_condition(node, aliases, default) -> list[tuple]:
         return [(col[0], col[1], "contains", False)] if col else []
     if op == "=" or op in RANGE_OPS:
         what = "eq" if op == "=" else "range"
-        for side, other in ((left, right), (right, left)):
+        for side in (left, right):
             col = _column(side, aliases, default)
             if col is not None:
                 found.append((col[0], col[1], what, False))
@@ -219,7 +219,8 @@ def candidates_for(query_id: int, preds: list[Predicate], selectivity, column_ty
                         if p.column not in columns][:2]
         if columns:
             kinds = ", ".join(k for k, present in (("equality", eq), ("range", ranges), ("order", sorts)) if present)
-            out.append(Candidate(table, columns[:4], queries=[query_id], reason=f"{kinds} on {', '.join(map(str, columns[:4]))}"))
+            reason = f"{kinds} on {', '.join(map(str, columns[:4]))}"
+            out.append(Candidate(table, columns[:4], queries=[query_id], reason=reason))
         for p in items:
             if p.kind == "like" and types.get(p.column, "").startswith(("text", "character")):
                 key = {"expression": f"lower({p.column})", "opclass": "gin_trgm_ops"} if p.lowered \

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 
 import psycopg
-from psycopg import sql
 from pglast import ast, parse_sql
 from pglast.parser import ParseError
+from psycopg import sql
 
 _PARAM = re.compile(r"\$(\d+)")
 
@@ -64,10 +64,13 @@ def explain(conn: psycopg.Connection, statement: str, major: int, analyze: bool 
                 conn.execute(sql.SQL("PREPARE pgrecon_explain AS ") + body)
                 conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
                 nulls = sql.SQL(", ").join([sql.NULL] * params)
-                row = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE pgrecon_explain({})").format(nulls)).fetchone()
+                row = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE pgrecon_explain({})").format(nulls)
+                                   ).fetchone()
                 conn.execute("DEALLOCATE pgrecon_explain")
     except psycopg.Error as exc:
         return Explained(None, error=exc.diag.message_primary or str(exc))
+    if row is None:
+        return Explained(None, error="EXPLAIN returned nothing")
     document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
     plan = document[0]["Plan"]
     result = Explained(plan.get("Total Cost"), plan, analyzed=run_analyze)

@@ -36,9 +36,8 @@ def _covers(big: LiveIndex, small: LiveIndex) -> bool:
     carried = {k.column for k in b.keys} | set(b.include)
     if not set(a.include) <= carried:
         return False
-    if a.unique and not (b.unique and a.keys == b.keys):
-        return False  # a unique index enforces something a wider or non-unique one does not
-    return True
+    # a unique index enforces something a wider or non-unique one does not
+    return not (a.unique and not (b.unique and a.keys == b.keys))
 
 
 def redundant_indexes(indexes: list[LiveIndex], table_names: dict[int, str]) -> list[IndexFinding]:
@@ -92,7 +91,7 @@ def unused_indexes(indexes: list[LiveIndex], stats: dict[int, dict], table_names
         out.append(IndexFinding("unused", index, table_names.get(index.table_oid, "?"),
                                 f"no scans {since}", size_bytes=row["size_bytes"], scans=row["idx_scan"]))
     note = None
-    if young:
+    if young and window_start is not None:
         covered = format_duration_ms(int((now - window_start).total_seconds()) * 1000)
         note = (f"index statistics cover only {covered} (since {window_start:%Y-%m-%d %H:%M}); indexes are "
                 f"called unused after {format_duration_ms(unused_after_ms)} without scans")

@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 
 from ..catalog.models import LiveIndex, LiveTable
 from ..catalog.reader import live_table, read_indexes, read_tables
+from ..connection import fetch_value
 
 
 @cache
@@ -35,9 +36,8 @@ class StatementsStatus:
 
 
 def statements_status(conn: psycopg.Connection) -> StatementsStatus:
-    installed = bool(conn.execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_stat_statements'")
-                     .fetchone())
-    preload = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]
+    installed = bool(fetch_value(conn, "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_stat_statements'"))
+    preload = fetch_value(conn, "SELECT current_setting('shared_preload_libraries')")
     preloaded = "pg_stat_statements" in [p.strip() for p in preload.split(",")]
     if installed and preloaded:
         return StatementsStatus(True, True, True)
@@ -63,8 +63,8 @@ class Snapshot:
     live_indexes: dict[int, LiveIndex]
     database: dict
     connections: list[dict]
+    status: StatementsStatus
     statements: list[dict] = field(default_factory=list)
-    status: StatementsStatus | None = None
     column_stats: dict[tuple[str, str, str], dict] = field(default_factory=dict)
     server_major: int = 0
 
@@ -80,9 +80,9 @@ def read_snapshot(conn: psycopg.Connection) -> Snapshot:
     index_stats = {r["oid"]: r for r in _rows(conn, "indexes", {"tables": list(live_tables)})}
     status = statements_status(conn)
     rows = statements(conn) if status.available else []
-    major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
+    major = int(fetch_value(conn, "SHOW server_version_num")) // 10000
     snap = Snapshot(tables, index_stats, live_tables, live_indexes, _rows(conn, "database")[0],
-                    _rows(conn, "connections"), rows, status, server_major=major)
+                    _rows(conn, "connections"), status, rows, server_major=major)
     if keys:
         for row in _rows(conn, "column_stats", {"schemas": [s for s, _ in keys], "tables": [t for _, t in keys]}):
             snap.column_stats[(row["schema"], row["table"], row["column"])] = row

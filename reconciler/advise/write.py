@@ -63,7 +63,8 @@ def write_advice(path: Path, advice: Advice) -> list[str]:
             measured = f"planner cost {rec.cost_before} -> {rec.cost_after} (-{rec.saving_pct}%, HypoPG)"
         else:
             measured = f"planner cost {rec.cost_before} now; not verified (no HypoPG)"
-        indexes.yaml_set_comment_before_after_key(len(indexes) - 1, before=f"pgrecon advise: serves {served}; {measured}",
+        indexes.yaml_set_comment_before_after_key(len(indexes) - 1,
+                                                  before=f"pgrecon advise: serves {served}; {measured}",
                                                   indent=6)
         edits.append(f"added {rec.name} to tables.{key}.indexes")
         if rec.candidate.needs_extension:
@@ -76,7 +77,9 @@ def write_advice(path: Path, advice: Advice) -> list[str]:
     for finding in advice.unused + advice.redundant:
         table = tables.get(finding.table) if isinstance(tables, dict) else None
         indexes = table.get("indexes") if isinstance(table, dict) else None
-        for i, entry in enumerate(indexes or ()):
+        if not isinstance(indexes, CommentedSeq):
+            continue
+        for i, entry in enumerate(indexes):
             if isinstance(entry, dict) and entry.get("name") == finding.index.name:
                 note = f"pgrecon advise: {finding.kind}: {finding.reason}"
                 if finding.kind == "unused":

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
-from datetime import datetime
 
 from ..connection import connect
 from ..errors import ApplyFailed, Refused
@@ -102,7 +102,8 @@ def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOpt
                 except psycopg.errors.InsufficientPrivilege:
                     history = None  # recording is a courtesy: no privilege to create pgrecon.history
             try:
-                results = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=pgbouncer_dsn).run(plan, history)
+                executor = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=pgbouncer_dsn)
+                results = executor.run(plan, history)
             except ApplyFailed as exc:
                 if history is not None:
                     history.finish("failed", exc.message)

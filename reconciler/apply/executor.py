@@ -9,9 +9,11 @@ leaves an INVALID index behind: it is dropped before the retry or the error.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import time
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,6 +21,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from ..errors import ApplyFailed
+from ..pgbouncer.live import read_live, reload
 from ..plan.models import Change, Plan, Statement
 from ..render import render_statement
 from ..units import format_duration_ms
@@ -51,25 +54,28 @@ class ApplyReporter(Protocol):
     def change_done(self, change: Change, seconds: float) -> None: ...
 
 
+FAULT_SWITCH = "PGRECON_TEST_FAULT_INJECTION"
+FAULT_SWITCH_VALUE = "pause-and-wait-to-be-killed"
+
+
 def pause_point(sql_text: str) -> None:
-    """Fault-injection for tests: with ``PGRECON_PAUSE_BEFORE`` set, stop before the first
-    statement containing that text, say so in ``PGRECON_PAUSE_FILE`` and wait to be killed.
-    Unset (always, outside tests) this does nothing."""
-    import os
+    """Fault-injection for tests: stop before the first statement containing
+    ``PGRECON_PAUSE_BEFORE``, say so in ``PGRECON_PAUSE_FILE`` and wait to be killed. It needs
+    three variables at once — the marker, the file, and the explicit test switch
+    ``PGRECON_TEST_FAULT_INJECTION=pause-and-wait-to-be-killed`` — so a stray variable in
+    production does nothing."""
     marker = os.environ.get("PGRECON_PAUSE_BEFORE")
-    if not marker or marker not in sql_text:
-        return
     path = os.environ.get("PGRECON_PAUSE_FILE")
-    if path:
-        with open(path, "w") as fh:
-            fh.write(sql_text)
+    if not marker or not path or os.environ.get(FAULT_SWITCH) != FAULT_SWITCH_VALUE or marker not in sql_text:
+        return
+    with open(path, "w") as fh:
+        fh.write(sql_text)
     while True:
         time.sleep(3600)
 
 
 def write_config_file(path: str, content: str) -> None:
     """Replace a configuration file atomically (write beside it, then rename), keeping its mode."""
-    import os
     target = os.path.abspath(path)
     tmp = f"{target}.pgrecon-tmp"
     mode = os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o644
@@ -78,10 +84,8 @@ def write_config_file(path: str, content: str) -> None:
     os.chmod(tmp, mode)
     if os.path.exists(target):
         stat = os.stat(target)
-        try:
+        with suppress(PermissionError):
             os.chown(tmp, stat.st_uid, stat.st_gid)
-        except PermissionError:
-            pass
     os.replace(tmp, target)
 
 
@@ -135,7 +139,7 @@ class Executor:
         """Execute every change of ``plan`` in order; raises :class:`ApplyFailed` at the first
         failure (changes before it stay applied; the next apply continues from there). Each
         result goes to ``history`` (a :class:`~reconciler.apply.history.History`) when given."""
-        results = []
+        results: list[ChangeResult] = []
         total = len(plan.changes)
         for number, change in enumerate(plan.changes, start=1):
             self.reporter.change_started(number, total, change)
@@ -160,6 +164,8 @@ class Executor:
     def run_statement(self, change: Change, statement: Statement) -> None:
         """Run one statement with timeouts, lock-timeout retries and cleanup of failed builds."""
         if statement.target == "file":
+            if statement.path is None or statement.content is None:
+                raise ApplyFailed(f"{change.title}: a file statement without a path or content")
             return write_config_file(statement.path, statement.content)
         if statement.target == "pgbouncer":
             return self._pgbouncer_reload(statement)
@@ -184,7 +190,7 @@ class Executor:
                 who = "; ".join(describe_session(b) for b in blockers) or "a session that has since gone"
                 if attempt >= opts.lock_retries:
                     raise ApplyFailed(
-                        f"{change.kind} {change.action} {change.name}: could not get a "
+                        f"{change.title}: could not get a "
                         f"{statement.lock or 'needed'} lock within lock_timeout "
                         f"{format_duration_ms(opts.lock_timeout_ms)} after {attempt + 1} attempts.\n"
                         f"Blocked by: {who}\nStatement: {statement.sql}\nServer: {_server_message(exc)}") from None
@@ -192,17 +198,16 @@ class Executor:
                 self.reporter.retrying(change, statement, attempt + 1, delay, f"lock timeout; blocked by {who}")
                 self.sleep(delay)
             except psycopg.OperationalError as exc:
-                raise ApplyFailed(f"{change.kind} {change.action} {change.name}: lost the connection: "
+                raise ApplyFailed(f"{change.title}: lost the connection: "
                                   f"{_server_message(exc)}\nStatement: {statement.sql}") from None
             except psycopg.Error as exc:
                 self._clean_failed_build(statement)
-                raise ApplyFailed(f"{change.kind} {change.action} {change.name} failed: {_server_message(exc)}\n"
+                raise ApplyFailed(f"{change.title} failed: {_server_message(exc)}\n"
                                   f"Statement: {statement.sql}") from None
 
     def _pgbouncer_reload(self, statement: Statement, wait_s: float = 3.0) -> None:
         """RELOAD, then check SHOW CONFIG: PgBouncer keeps its old configuration when a reload
         fails and says so only in its log."""
-        from ..pgbouncer.live import read_live, reload
         if not self.pgbouncer_dsn:
             raise ApplyFailed("pgbouncer.admin_dsn is needed to reload PgBouncer")
         reload(self.pgbouncer_dsn)
@@ -232,8 +237,6 @@ class Executor:
         """Drop the INVALID index a failed concurrent build leaves behind."""
         if statement.builds is None or self.conn.closed or self.conn.broken:
             return
-        try:
+        with contextlib.suppress(psycopg.Error):  # else the next plan sees the INVALID index and rebuilds it
             self.conn.execute(render_statement("drop_index", index=statement.builds, concurrently=True,
                                                if_exists=True))
-        except psycopg.Error:
-            pass  # the next plan sees the INVALID index and rebuilds it

@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from .. import __version__
+from ..connection import fetch_value
 from ..plan.models import Change, Plan
 from ..render import render
 
@@ -40,11 +41,12 @@ class History:
             conn.execute(render("sql/history_schema.sql.j2"))
             conn.execute("UPDATE pgrecon.history SET status = 'interrupted', finished_at = now() "
                          "WHERE status = 'running'")
-            self.id = conn.execute(
+            self.id = fetch_value(
+                conn,
                 "INSERT INTO pgrecon.history (status, os_user, client_host, pgrecon_version, spec_sha256, "
                 "plan_sha256, changes) VALUES ('running', %s, %s, %s, %s, %s, %s) RETURNING id",
                 (getpass.getuser(), socket.gethostname(), __version__, plan.spec_sha256, plan.plan_sha256,
-                 Jsonb(self.entries))).fetchone()[0]
+                 Jsonb(self.entries)))
 
     def change_done(self, number: int, seconds: float, error: str | None = None) -> None:
         self.entries[number] = {**self.entries[number], "result": "failed" if error else "done",
@@ -66,7 +68,7 @@ class History:
 
 def read_history(conn: psycopg.Connection, limit: int = 20) -> list[dict] | None:
     """The newest ``limit`` applies, or None when nothing was ever recorded here."""
-    if not conn.execute(SCHEMA_EXISTS).fetchone()[0]:
+    if not fetch_value(conn, SCHEMA_EXISTS):
         return None
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute("SELECT id, started_at, finished_at, status, db_user, os_user, client_host, pgrecon_version, "

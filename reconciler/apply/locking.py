@@ -12,6 +12,7 @@ import time
 import psycopg
 from psycopg.rows import dict_row
 
+from ..connection import fetch_value
 from ..errors import Refused
 from ..units import format_duration_ms
 
@@ -57,7 +58,7 @@ def acquire_apply_lock(conn: psycopg.Connection, wait_ms: int, poll_s: float = 0
     started = time.monotonic()
     deadline = started + wait_ms / 1000
     while True:
-        got = conn.execute("SELECT pg_catalog.pg_try_advisory_lock(%s)", (APPLY_LOCK_KEY,)).fetchone()[0]
+        got = fetch_value(conn, "SELECT pg_catalog.pg_try_advisory_lock(%s)", (APPLY_LOCK_KEY,))
         if got:
             return time.monotonic() - started
         if time.monotonic() >= deadline:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -71,7 +72,7 @@ class StatementMonitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pgrecon-monitor", daemon=True)
 
-    def __enter__(self) -> "StatementMonitor":
+    def __enter__(self) -> StatementMonitor:
         self._thread.start()
         return self
 
@@ -99,6 +100,7 @@ class StatementMonitor:
                 cur.execute(_PROGRESS_SQL, {"pid": self.pid})
                 row = cur.fetchone()
                 if row:
-                    self.progress = BuildProgress(**{k: (v or 0) if k != "phase" else v for k, v in row.items()})
+                    values: dict[str, Any] = {k: (v or 0) if k != "phase" else v for k, v in row.items()}
+                    self.progress = BuildProgress(**values)
                     if self.on_progress:
                         self.on_progress(self.progress)

@@ -1,8 +1,7 @@
 """The catalog stage: live state, read-only, in a fixed number of queries."""
 
 from .canonical import CanonicalRequest, CanonicalResult, canonicalize
-from .models import (Catalog, Column, IndexDefinition, IndexKey, LiveExtension, LiveIndex, LiveTable,
-                     ServerInfo)
+from .models import Catalog, Column, IndexDefinition, IndexKey, LiveExtension, LiveIndex, LiveTable, ServerInfo
 from .reader import CATALOG_QUERIES, normalize_option_value, normalize_storage, read_catalog
 
 __all__ = [

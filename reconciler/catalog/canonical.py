@@ -12,6 +12,7 @@ come back as errors with the server's message, so plan fails before apply would.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -24,11 +25,15 @@ from .reader import read_indexes, read_tables
 TABLES_PER_BATCH = 400  # keeps the locks one transaction takes well under max_locks_per_transaction
 
 
+IndexRef = tuple[str, str, int]
+"""A declared index by its place: ``("public.t", "indexes", 2)`` (below ``tables``)."""
+
+
 @dataclass(frozen=True)
 class CanonicalRequest:
     """Build ``index`` on a copy of ``table``; ``ref`` identifies the answer."""
 
-    ref: object
+    ref: IndexRef
     table: LiveTable
     index: IndexSpec
 
@@ -39,8 +44,8 @@ class CanonicalResult:
     error: str | None = None
 
 
-def canonicalize(conn: psycopg.Connection, requests: list[CanonicalRequest],
-                 extensions: list[ExtensionSpec] = (), lock_timeout_ms: int = 5000) -> dict[object, CanonicalResult]:
+def canonicalize(conn: psycopg.Connection, requests: list[CanonicalRequest], extensions: Sequence[ExtensionSpec] = (),
+                 lock_timeout_ms: int = 5000) -> dict[IndexRef, CanonicalResult]:
     """The server's canonical definition of each requested index, or the server's error.
 
     ``extensions`` not yet installed are created inside the same rolled-back transaction, so
@@ -48,7 +53,7 @@ def canonicalize(conn: psycopg.Connection, requests: list[CanonicalRequest],
     Copying a table's columns needs its ACCESS SHARE lock; a session holding ACCESS EXCLUSIVE
     makes the copy wait at most ``lock_timeout_ms``, then that table's indexes are reported.
     """
-    results: dict[object, CanonicalResult] = {}
+    results: dict[IndexRef, CanonicalResult] = {}
     by_table: dict[int, list[CanonicalRequest]] = {}
     for request in requests:
         by_table.setdefault(request.table.oid, []).append(request)
@@ -61,7 +66,7 @@ def canonicalize(conn: psycopg.Connection, requests: list[CanonicalRequest],
 
 def _statements(batch: dict[int, list[CanonicalRequest]]):
     """(request or None, statement) pairs: a temp copy per table, then its indexes."""
-    for t, (oid, requests) in enumerate(batch.items()):
+    for t, requests in enumerate(batch.values()):
         copy = f"pgrecon_canon_{t}"
         table = requests[0].table
         yield None, render_statement("create_temp_copy", name=("pg_temp", copy), source=(table.schema, table.name))
@@ -70,17 +75,17 @@ def _statements(batch: dict[int, list[CanonicalRequest]]):
                                             table=("pg_temp", copy), concurrently=False, only=False)
 
 
-def _canonicalize_batch(conn, batch, extensions, lock_timeout_ms) -> dict[object, CanonicalResult]:
+def _canonicalize_batch(conn, batch, extensions, lock_timeout_ms) -> dict[IndexRef, CanonicalResult]:
     prelude = [render_statement("create_extension", name=e.name, schema=e.schema_, version=e.version)
                for e in extensions]
     statements = list(_statements(batch))
-    names: dict[str, object] = {}
-    copies: dict[object, tuple[str, str]] = {}  # request -> (temp copy name, real table name)
-    for t, (oid, requests) in enumerate(batch.items()):
+    names: dict[str, IndexRef] = {}
+    copies: dict[IndexRef, tuple[str, str]] = {}  # request -> (temp copy name, real table name)
+    for t, requests in enumerate(batch.values()):
         for i, request in enumerate(requests):
             names[f"pgrecon_canon_{t}_{i}"] = request.ref
             copies[request.ref] = (f"pgrecon_canon_{t}", request.table.name)
-    results: dict[object, CanonicalResult] = {}
+    results: dict[IndexRef, CanonicalResult] = {}
     with conn.transaction(force_rollback=True):
         conn.execute("SELECT pg_catalog.set_config('statement_timeout', '5min', true), "
                      "pg_catalog.set_config('lock_timeout', %s, true)", (f"{lock_timeout_ms}ms",))

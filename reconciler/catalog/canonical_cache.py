@@ -12,12 +12,14 @@ one query.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ..connection import fetch_value
 from ..render import render, render_statement
 from ..spec.models import IndexSpec
 from .models import Catalog, IndexDefinition, LiveTable
@@ -43,7 +45,7 @@ def cache_key(context: str, table: LiveTable, index: IndexSpec) -> str:
 
 def read_cached(conn: psycopg.Connection, keys: list[str]) -> dict[str, IndexDefinition] | None:
     """The cached definitions among ``keys``; ``None`` when this database has no cache."""
-    if not conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)).fetchone()[0]:
+    if not fetch_value(conn, "SELECT to_regclass(%s) IS NOT NULL", (TABLE,)):
         return None
     if not keys:
         return {}
@@ -69,7 +71,5 @@ def store(conn: psycopg.Connection, entries: dict[str, IndexDefinition], create:
 def remember_canonical_forms(conn: psycopg.Connection, entries: dict[str, IndexDefinition], create: bool) -> None:
     """:func:`store`, as a courtesy: without the privilege to write the cache (or on a session
     that may not write), nothing is kept and nothing fails."""
-    try:
+    with contextlib.suppress(psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction):
         store(conn, entries, create=create)
-    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction):
-        pass

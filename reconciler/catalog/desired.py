@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ..kinds import SpecProblem
 from ..spec.models import IndexSpec, Spec, split_table_key
-from .canonical import CanonicalRequest, canonicalize
+from .canonical import CanonicalRequest, IndexRef, canonicalize
 from .canonical_cache import cache_key, context_key, read_cached
 from .equivalence import matches
 from .models import Catalog, IndexDefinition, LiveIndex, LiveTable
@@ -91,9 +92,9 @@ def _unknown_method(catalog: Catalog, spec: Spec, method: str) -> str | None:
     return f"access method {method!r} is not installed in this database{hint}"
 
 
-def missing_objects(spec: Spec, catalog: Catalog) -> list[tuple[tuple, str]]:
+def missing_objects(spec: Spec, catalog: Catalog) -> list[SpecProblem]:
     """Relations, columns and access methods the spec names that the database does not have."""
-    problems = []
+    problems: list[SpecProblem] = []
     for key, table_spec in spec.tables.items():
         table = catalog.table(key)
         if table is None:
@@ -110,10 +111,11 @@ def missing_objects(spec: Spec, catalog: Catalog) -> list[tuple[tuple, str]]:
                 if col.column is not None and table.column(col.column) is None:
                     problems.append((("tables", key, "indexes", i, "columns", j),
                                      f"column {col.column!r} does not exist in {key}{_suggest(table, col.column)}"))
-            for j, col in enumerate(index.include):
-                if table.column(col.column) is None:
+            for j, included in enumerate(index.include):
+                if table.column(included.column) is None:
                     problems.append((("tables", key, "indexes", i, "include", j),
-                                     f"column {col.column!r} does not exist in {key}{_suggest(table, col.column)}"))
+                                     f"column {included.column!r} does not exist in {key}"
+                                     f"{_suggest(table, included.column)}"))
             if index.unique and table.partitioned:
                 problem = _unique_on_partitioned(table, index)
                 if problem:
@@ -151,7 +153,7 @@ class Resolution:
     server computed this time (for ``apply`` to add to the cache)."""
 
     desired: list[DesiredIndex]
-    problems: list[tuple[tuple, str]]   # (spec path, message)
+    problems: list[SpecProblem]
     computed: dict[str, IndexDefinition]
     cache_exists: bool = False
 
@@ -168,19 +170,20 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> R
     problems = missing_objects(spec, catalog)
     if problems:
         return Resolution([], problems, {})
-    resolved: dict[tuple[str, int], IndexDefinition] = {}
+    resolved: dict[IndexRef, IndexDefinition] = {}
     requests: list[CanonicalRequest] = []
     for key, table_spec in spec.tables.items():
         table = catalog.table(key)
+        assert table is not None  # missing_objects found every missing table
         live = catalog.indexes_on(table.oid)
         for i, index in enumerate(table_spec.indexes):
             found = live_match(index, table, live)
             if found is not None:
-                resolved[(key, i)] = found.definition
+                resolved[(key, "indexes", i)] = found.definition
                 continue
-            requests.append(CanonicalRequest(ref=(key, i), table=table, index=index))
+            requests.append(CanonicalRequest(ref=(key, "indexes", i), table=table, index=index))
     computed: dict[str, IndexDefinition] = {}
-    keys: dict = {}
+    keys: dict[IndexRef, str] = {}
     cache_exists = False
     if requests:
         context = context_key(catalog)
@@ -193,24 +196,22 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> R
         requests = [r for r in requests if r.ref not in resolved]
     if requests and (catalog.server.read_only or catalog.server.in_recovery):
         for request in requests:
-            key, i = request.ref
-            problems.append((("tables", key, "indexes", i),
-                             f"{request.index.name} cannot be compared here: {READ_ONLY_FIX}"))
+            problems.append((("tables", *request.ref), f"{request.index.name} cannot be compared here: "
+                                                       f"{READ_ONLY_FIX}"))
         requests = []
     if requests:
         missing_extensions = [e for e in spec.extensions if _installable(catalog, e.name)]
         answers = canonicalize(conn, requests, missing_extensions, spec.target.lock_timeout)
         for request in requests:
             answer = answers.get(request.ref)
-            key, i = request.ref
             if answer is None or answer.definition is None:
                 reason = answer.error if answer else "the server did not accept this index"
-                problems.append((("tables", key, "indexes", i), f"the server refuses this index: {reason}"))
+                problems.append((("tables", *request.ref), f"the server refuses this index: {reason}"))
             else:
                 resolved[request.ref] = answer.definition
                 if not missing_extensions:  # with an extension created only for the check, the key would differ
                     computed[keys[request.ref]] = answer.definition
-    desired = [DesiredIndex(key, i, index, resolved[(key, i)])
+    desired = [DesiredIndex(key, i, index, resolved[(key, "indexes", i)])
                for key, table_spec in spec.tables.items()
-               for i, index in enumerate(table_spec.indexes) if (key, i) in resolved]
+               for i, index in enumerate(table_spec.indexes) if (key, "indexes", i) in resolved]
     return Resolution(desired, problems, computed, cache_exists)

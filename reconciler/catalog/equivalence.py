@@ -19,6 +19,7 @@ other spelling difference does.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind
@@ -44,7 +45,7 @@ def matches(index: IndexSpec, table: LiveTable, live: IndexDefinition) -> bool:
             or (index.where is None) != (live.predicate is None)):
         return False
     types = table.column_types
-    if not all(_key_matches(col, key, table, types) for col, key in zip(index.columns, live.keys)):
+    if not all(_key_matches(col, key, table, types) for col, key in zip(index.columns, live.keys, strict=True)):
         return False
     return index.where is None or _same(index.where, live.predicate, types)
 
@@ -84,18 +85,25 @@ def _same(declared: str, live: str, column_types: tuple[tuple[str, str], ...]) -
         live_tree = _live_tree(live)
     except ParseError:  # a text pglast cannot parse is left to the server
         return False
-    return _normalized(declared, column_types) == live_tree
+    return bool(_normalized(declared, column_types) == live_tree)
+
+
+def _select_value(sql: str) -> ast.Node:
+    """The one target of ``SELECT (…)``."""
+    stmt: Any = parse_sql(sql)[0].stmt
+    value: ast.Node = stmt.targetList[0].val
+    return value
 
 
 @lru_cache(maxsize=16384)
-def _live_tree(text: str):
-    stmts = parse_sql(f"SELECT (\n{text}\n)")
-    return stmts[0].stmt.targetList[0].val
+def _live_tree(text: str) -> ast.Node:
+    return _select_value(f"SELECT (\n{text}\n)")
 
 
 @lru_cache(maxsize=16384)
-def _normalized(text: str, column_types: tuple[tuple[str, str], ...]):
-    return _Rewrite(dict(column_types))(sqltext.parse_expression(text))
+def _normalized(text: str, column_types: tuple[tuple[str, str], ...]) -> ast.Node:
+    rewritten: ast.Node = _Rewrite(dict(column_types))(sqltext.parse_expression(text))
+    return rewritten
 
 
 @lru_cache(maxsize=16384)
@@ -103,14 +111,14 @@ def referenced_columns(expression: str) -> frozenset[str]:
     """The columns an expression reads (by name)."""
     found: set[str] = set()
 
-    def walk(value) -> None:
+    def walk(value: Any) -> None:
         if isinstance(value, (list, tuple)):
             for item in value:
                 walk(item)
         elif isinstance(value, ast.Node):
             if isinstance(value, ast.ColumnRef):
                 fields = value.fields or ()
-                if len(fields) == 1 and isinstance(fields[0], ast.String):
+                if len(fields) == 1 and isinstance(fields[0], ast.String) and fields[0].sval:
                     found.add(fields[0].sval)
             for attr in value:
                 walk(getattr(value, attr))
@@ -119,10 +127,10 @@ def referenced_columns(expression: str) -> frozenset[str]:
     return frozenset(found)
 
 
-_TEXT_CAST = parse_sql("SELECT ''::text")[0].stmt.targetList[0].val
+_TEXT_CAST: Any = _select_value("SELECT ''::text")
 
 
-def _cast_text(node):
+def _cast_text(node: Any) -> Any:
     """``'lit'`` -> ``'lit'::text`` (other nodes unchanged)."""
     if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
         return ast.TypeCast(arg=node, typeName=_TEXT_CAST.typeName)
@@ -137,7 +145,7 @@ class _Rewrite:
     def __init__(self, column_types: dict[str, str]):
         self.types = column_types
 
-    def __call__(self, node):
+    def __call__(self, node: Any) -> Any:
         if isinstance(node, (list, tuple)):
             return tuple(self(item) for item in node)
         if not isinstance(node, ast.Node):
@@ -147,12 +155,13 @@ class _Rewrite:
             return self._expr(node)
         return node
 
-    def _column_type(self, node) -> str | None:
-        if isinstance(node, ast.ColumnRef) and len(node.fields or ()) == 1 and isinstance(node.fields[0], ast.String):
-            return self.types.get(node.fields[0].sval)
+    def _column_type(self, node: Any) -> str | None:
+        fields = node.fields or () if isinstance(node, ast.ColumnRef) else ()
+        if len(fields) == 1 and isinstance(fields[0], ast.String) and fields[0].sval:
+            return self.types.get(fields[0].sval)
         return None
 
-    def _is_text(self, node) -> bool:
+    def _is_text(self, node: Any) -> bool:
         if self._column_type(node) == "text":
             return True
         if isinstance(node, ast.TypeCast) and node.typeName == _TEXT_CAST.typeName:

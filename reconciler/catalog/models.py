@@ -68,14 +68,16 @@ class IndexDefinition:
                           [list(p) for p in k.opclass_params]] for k in self.keys]}
 
     @classmethod
-    def from_json(cls, data: dict) -> "IndexDefinition":
-        keys = tuple(IndexKey(*k[:6], opclass_params=tuple(tuple(p) for p in k[6])) for k in data["keys"])
+    def from_json(cls, data: dict) -> IndexDefinition:
+        keys = tuple(IndexKey(column=k[0], expression=k[1], opclass=k[2], collation=k[3], descending=k[4],
+                              nulls_first=k[5], opclass_params=tuple((str(a), str(b)) for a, b in k[6]))
+                     for k in data["keys"])
         return cls(method=data["method"], keys=keys, unique=data["unique"],
                    include=tuple(data["include"]), predicate=data["predicate"],
                    storage=tuple(tuple(p) for p in data["storage"]),
                    nulls_not_distinct=data["nulls_not_distinct"])
 
-    def differences(self, other: "IndexDefinition") -> list[str]:
+    def differences(self, other: IndexDefinition) -> list[str]:
         """What differs from ``other``, one short phrase per field (``self`` is the live side)."""
         out = []
         if self.method != other.method:
@@ -110,6 +112,7 @@ class LiveIndex:
     partitioned: bool
     parent_oid: int | None = None
     constraints: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()  # storage parameters as the server keeps them ("fastupdate=off")
 
     @property
     def backs_constraint(self) -> bool:

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from ..connection import fetch_value
 from .models import LiveTable
 
 
 def database_now(conn: psycopg.Connection) -> datetime:
     """The database's ``now()`` (aware)."""
-    return conn.execute("SELECT now()").fetchone()[0]
+    return fetch_value(conn, "SELECT now()")
 
 
 def taken_names(conn: psycopg.Connection, names: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -55,17 +57,17 @@ def rows_in_ranges(conn: psycopg.Connection, requests: list[RangeCount]) -> list
             c=column, lo=sql.Literal(requests[i].lower), hi=sql.Literal(requests[i].upper)) for i in positions]
         query = sql.SQL("SELECT {} FROM ONLY {}").format(
             sql.SQL(", ").join(filters), sql.Identifier(first.default.schema, first.default.name))
-        row = conn.execute(query).fetchone()
-        for i, count in zip(positions, row):
+        row = conn.execute(query).fetchone() or ()
+        for i, count in zip(positions, row, strict=True):
             counts[i] = count
     return counts
 
 
-def oldest_rows(conn: psycopg.Connection, requests: list[tuple[LiveTable, str]]) -> list:
+def oldest_rows(conn: psycopg.Connection, requests: list[tuple[LiveTable, str]]) -> list[Any]:
     """``min(column)`` of each ``(default partition, column)``: how far back rows wait there."""
     if not requests:
         return []
     parts = [sql.SQL("(SELECT min({}) FROM ONLY {})").format(sql.Identifier(column),
                                                                sql.Identifier(table.schema, table.name))
              for table, column in requests]
-    return list(conn.execute(sql.SQL("SELECT ") + sql.SQL(", ").join(parts)).fetchone())
+    return list(conn.execute(sql.SQL("SELECT ") + sql.SQL(", ").join(parts)).fetchone() or ())

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import psycopg
 
 from ..perf import paused_gc
-from .models import (Catalog, Column, IndexDefinition, IndexKey, LiveExtension, LiveIndex,
-                     LiveTable, ServerInfo)
+from ..units import parse_bool
+from .models import Catalog, Column, IndexDefinition, IndexKey, LiveExtension, LiveIndex, LiveTable, ServerInfo
 
 CATALOG_QUERIES = 5  # server, extensions, tables, indexes, names (a test counts them on a real server)
 INDEXABLE_KINDS = frozenset({"r", "p", "m"})  # table, partitioned table, materialized view
@@ -30,14 +31,15 @@ def catalog_sql(name: str) -> str:
     return resources.files(__package__).joinpath("sql", f"{name}.sql").read_text()
 
 
-def _rows(conn: psycopg.Connection, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
+def _rows(conn: psycopg.Connection, name: str,
+          params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
     with conn.cursor() as cur:
         cur.execute(catalog_sql(name), params)
-        return [d.name for d in cur.description], cur.fetchall()
+        return [d.name for d in cur.description or ()], cur.fetchall()
 
 
 def _dicts(columns: list[str], rows: list[tuple]) -> list[dict]:
-    return [dict(zip(columns, row)) for row in rows]
+    return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def read_catalog(conn: psycopg.Connection, table_keys: list[tuple[str, str]],
@@ -45,7 +47,7 @@ def read_catalog(conn: psycopg.Connection, table_keys: list[tuple[str, str]],
     """Read the server, the named tables (and their partitions), their indexes and extensions."""
     with paused_gc():
         cols, rows = _rows(conn, "server")
-        server = ServerInfo(**dict(zip(cols, rows[0])))
+        server = ServerInfo(**dict(zip(cols, rows[0], strict=True)))
         ext_cols, ext_rows = _rows(conn, "extensions", {"names": extension_names})
         extensions = {d["name"]: LiveExtension(**d) for d in _dicts(ext_cols, ext_rows)}
         all_dicts = read_tables(conn, table_keys)
@@ -71,7 +73,8 @@ def read_indexes(conn: psycopg.Connection, table_dicts: list[dict]) -> tuple[dic
     if index_cols != INDEX_COLUMNS:
         raise RuntimeError(f"indexes.sql returns {index_cols}, expected {INDEX_COLUMNS}")
     names = IndexNames.read(conn, index_rows)
-    attributes = {d["oid"]: dict(zip(d["attnums"] or (), zip(d["names"] or (), d["collation_oids"] or ())))
+    attributes = {d["oid"]: dict(zip(d["attnums"] or (), zip(d["names"] or (), d["collation_oids"] or (), strict=True),
+                                                      strict=True))
                   for d in table_dicts}
     indexes = {row[0]: live_index(row, names, attributes.get(row[3], {})) for row in index_rows}
     return indexes, index_rows
@@ -86,7 +89,8 @@ def live_table(row: dict) -> LiveTable:
                      columns=columns, parent_oid=row["parent_oid"], partition_bound=row["partition_bound"],
                      partition_key=row["partition_key"],
                      partition_columns=tuple(row["partition_columns"] or ()), detach_pending=row["detach_pending"],
-                     storage=normalize_storage((row["storage"] or []) + [f"toast.{o}" for o in row["toast_storage"] or []]),
+                     storage=normalize_storage((row["storage"] or [])
+                                               + [f"toast.{o}" for o in row["toast_storage"] or []]),
                      has_toast=row["has_toast"])
 
 
@@ -98,7 +102,7 @@ class IndexNames:
         self.collations = collations
 
     @classmethod
-    def read(cls, conn: psycopg.Connection, index_rows: list[tuple]) -> "IndexNames":
+    def read(cls, conn: psycopg.Connection, index_rows: list[tuple]) -> IndexNames:
         opclass_oids = {oid for row in index_rows for oid in row[_OPCLASSES] or ()}
         collation_oids = {oid for row in index_rows for oid in row[_COLLATIONS] or () if oid}
         columns, rows = _rows(conn, "names", {"opclasses": sorted(opclass_oids), "collations": sorted(collation_oids)})
@@ -121,18 +125,17 @@ def normalize_storage(options: list[str] | None) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs))
 
 
-_BOOL_WORDS = {"on": "true", "true": "true", "yes": "true", "off": "false", "false": "false", "no": "false"}
-
-
 def normalize_option_value(value: str) -> str:
-    """One spelling for a storage-parameter value (booleans and numbers by meaning)."""
+    """One spelling for a storage-parameter value: numbers by value, boolean words by meaning
+    (PostgreSQL's boolean syntax, :func:`~reconciler.units.parse_bool`), other text as written."""
     text = str(value).strip().strip("'").lower()
-    if text in _BOOL_WORDS:
-        return _BOOL_WORDS[text]
     try:
         number = float(text)
     except ValueError:
-        return text
+        try:
+            return "true" if parse_bool(text) else "false"
+        except ValueError:
+            return text
     return str(int(number)) if number.is_integer() else repr(number)
 
 
@@ -185,4 +188,4 @@ def live_index(row: tuple, names: IndexNames, attributes: dict[int, tuple[str, i
     definition = IndexDefinition(method, tuple(keys), is_unique, include, predicate,
                                  normalize_storage(storage) if storage else (), bool(nulls_not_distinct))
     return LiveIndex(oid, schema, name, table_oid, definition, valid, ready, partitioned, parent_oid,
-                     tuple(constraints or ()))
+                     tuple(constraints or ()), tuple(storage or ()))

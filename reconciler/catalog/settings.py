@@ -35,7 +35,7 @@ class FileSetting:
     @property
     def pending(self) -> bool:
         """Written but not in effect: the server says it "could not be applied" (needs a restart)."""
-        return bool(self.error) and "could not be applied" in self.error
+        return self.error is not None and "could not be applied" in self.error
 
     @property
     def broken(self) -> bool:
@@ -70,7 +70,8 @@ def read_settings(conn: psycopg.Connection, names: list[str]) -> LiveSettings:
         try:
             with conn.transaction():
                 cur.execute(catalog_sql("file_settings"))
-                files = [FileSetting(r["sourcefile"], r["sourceline"], r["name"], r["setting"], r["applied"], r["error"])
+                files = [FileSetting(r["sourcefile"], r["sourceline"], r["name"], r["setting"], r["applied"],
+                                     r["error"])
                          for r in cur.fetchall()]
         except psycopg.errors.InsufficientPrivilege:
             files = None

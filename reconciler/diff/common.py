@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ..kinds import Note
+from ..kinds import Note, SpecPath, SpecProblem
 
-SpecPath = tuple[Any, ...]
-Problem = tuple[SpecPath, str]
-"""A problem that stops the plan: the spec path it is about, and the message."""
+__all__ = ["Diff", "SpecPath", "SpecProblem"]
 
 A = TypeVar("A")
 
@@ -21,5 +19,5 @@ class Diff(Generic[A]):
 
     actions: list[A] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[SpecProblem] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -61,7 +61,7 @@ class PartitionStep:
     child: str
     drop_first: str | None = None
     exists: bool = False
-    steps: tuple["PartitionStep", ...] = ()
+    steps: tuple[PartitionStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,8 @@ def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex]
     def add(action: IndexAction) -> None:
         out.actions.append(action)
 
-    def steps_for(definition: IndexDefinition, parent: LiveIndex | None, name: str | None = None):
+    def steps_for(definition: IndexDefinition, parent: LiveIndex | None,
+                  name: str | None = None) -> tuple[PartitionStep, ...]:
         return partition_steps(catalog, table, definition, parent, name, declared_oids)
 
     for d in declared:
@@ -280,6 +281,7 @@ def partition_steps(catalog: Catalog, table: LiveTable, definition: IndexDefinit
     ``parent_name`` (about to be created) to cover it. An index of the same definition already on
     a partition is attached as the child, unless it is ``declared`` (oids) as an index of its own."""
     name = parent.name if parent is not None else parent_name
+    assert name is not None, "a partitioned index to cover: existing (parent) or to be created (parent_name)"
     attached = {c.table_oid: c for c in catalog.children_of(parent.oid)} if parent is not None else {}
     steps = []
     for part in catalog.partitions_of(table.oid):

@@ -11,17 +11,18 @@ default partition for a new bucket are moved into it when it is created.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from ..buckets import Bucket, bucket, bucket_index, partition_name, subtract
 from ..catalog.models import Catalog, LiveTable
-from ..kinds import ChangeKind, Note
-from .common import Diff
+from ..kinds import ChangeKind, Note, SpecProblem
 from ..names import MAX_NAME_BYTES, fit, fits, name_bytes
 from ..render import quote_ident
-from ..spec.models import PartitioningSpec, Spec
+from ..spec.models import Spec
+from ..spec.partitioning import PartitioningSpec
+from .common import Diff
 
 _BOUND = re.compile(r"^FOR VALUES FROM \((.+)\) TO \((.+)\)$", re.DOTALL)
 TIME_TYPES = {"timestamp with time zone": "timestamptz", "timestamp without time zone": "timestamp", "date": "date"}
@@ -106,16 +107,16 @@ def _same_bound(live: str, desired: str, kind: str) -> bool:
 def _instant(text: str, kind: str, spec: PartitioningSpec) -> datetime | None:
     try:
         if kind == "timestamptz":
-            return datetime.fromisoformat(text).astimezone(timezone.utc)
+            return datetime.fromisoformat(text).astimezone(UTC)
         moment = datetime.fromisoformat(text) if kind == "timestamp" else datetime.combine(date.fromisoformat(text),
                                                                                            datetime.min.time())
-        return moment.replace(tzinfo=spec.zone).astimezone(timezone.utc)
+        return moment.replace(tzinfo=spec.zone).astimezone(UTC)
     except ValueError:
         return None
 
 
 def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime,
-               problems: list[tuple[tuple, str]], oldest_default=None) -> TablePlan | None:
+               problems: list[SpecProblem], oldest_default: object = None) -> TablePlan | None:
     """Which buckets to create, retire and finalize for one table; problems are appended.
     ``oldest_default`` is the oldest value waiting in the default partition (buckets back to it
     are created, within retention, so that those rows get a home)."""
@@ -148,20 +149,25 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
     blocked: set[int] = set()
     default = None
     finalize = []
-    name_of = lambda b: partition_name(spec.name_pattern, parent.name, interval, b)  # noqa: E731
+
+    def name_of(b: Bucket) -> str:
+        return partition_name(spec.name_pattern, parent.name, interval, b)
+
     for part in catalog.partitions_of(parent.oid):
         if part.partition_bound == "DEFAULT":
             default = part
             continue
-        bounds = parse_bound(part.partition_bound)
+        bounds = parse_bound(part.partition_bound or "")
         lo = _instant(bounds[0], kind, spec) if bounds else None
         hi = _instant(bounds[1], kind, spec) if bounds else None
-        if lo is None or hi is None:
-            notes.append(_note(key, part.name, f"partition with bounds {part.partition_bound} is not pgrecon's; left alone"))
+        if bounds is None or lo is None or hi is None:
+            notes.append(_note(key, part.name,
+                               f"partition with bounds {part.partition_bound} is not pgrecon's; left alone"))
             continue
         idx = bucket_index(interval, lo, tz, start)
         b = bucket(interval, idx, tz, start)
-        exact = _same_bound(bounds[0], literal(b, False, kind), kind) and _same_bound(bounds[1], literal(b, True, kind), kind)
+        exact = (_same_bound(bounds[0], literal(b, False, kind), kind)
+                 and _same_bound(bounds[1], literal(b, True, kind), kind))
         if exact and part.name == name_of(b):
             managed[idx] = part
             if part.detach_pending:
@@ -248,8 +254,8 @@ def diff_partitions(plans: list[TablePlan], taken: set[tuple[str, str]], rows: d
         for part in plan.finalize:
             out.actions.append(PartitionAction("finalize", parent, part.name, part.schema,
                                                "an interrupted DETACH … CONCURRENTLY is pending"))
-        for b, part in plan.retire:
-            bounds = parse_bound(part.partition_bound) or (None, None)
+        for _, part in plan.retire:
+            bounds = parse_bound(part.partition_bound or "") or (None, None)
             out.actions.append(PartitionAction(spec.retention_action, parent, part.name, part.schema,
                                                f"[{bounds[0]}, {bounds[1]}) is older than the retention of "
                                                f"{spec.retention}", spec.column,
@@ -265,10 +271,11 @@ def default_partition(catalog: Catalog, table: LiveTable | None) -> LiveTable | 
 
 
 def partition_plans(spec: Spec, catalog: Catalog, now: datetime,
-                    oldest_default: dict[str, object] | None = None) -> tuple[list[TablePlan], list[tuple[tuple, str]]]:
+                    oldest_default: dict[str, object] | None = None) -> tuple[list[TablePlan], list[SpecProblem]]:
     """A :class:`TablePlan` for every table that declares ``partitioning``; ``oldest_default``
     maps a table key to the oldest value waiting in its default partition."""
-    plans, problems = [], []
+    plans: list[TablePlan] = []
+    problems: list[SpecProblem] = []
     for key, table in spec.tables.items():
         if table.partitioning is not None:
             plan = plan_table(key, table.partitioning, catalog, now, problems, (oldest_default or {}).get(key))

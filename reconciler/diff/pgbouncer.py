@@ -8,6 +8,7 @@ become one change: write pgbouncer.ini and RELOAD. Settings RELOAD cannot change
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..pgbouncer.live import LivePgbouncer
 
@@ -28,7 +29,7 @@ class PgbouncerDiff:
         return not (self.settings or self.databases)
 
 
-def diff_pgbouncer(desired: list[tuple[str, str]], databases: dict[str, dict], live: LivePgbouncer,
+def diff_pgbouncer(desired: list[tuple[str, str]], databases: dict[str, dict[str, Any]], live: LivePgbouncer,
                    on_disk: dict[str, str] | None = None) -> PgbouncerDiff:
     """``desired``: [pgbouncer] pairs as rendered; ``databases``: name -> declared parameters;
     ``on_disk``: the [pgbouncer] pairs of the file the running PgBouncer reads (to see pending ones)."""

@@ -15,7 +15,7 @@ from typing import Literal
 from ..catalog.settings import LiveSettings
 from ..kinds import ChangeKind, Note
 from ..settings.desired import DesiredSetting
-from ..settings.values import SettingValueError, display, normalize
+from ..settings.values import SettingDef, SettingValueError, display, normalize
 from .common import Diff
 
 
@@ -39,7 +39,7 @@ def _note(name: str, message: str) -> Note:
     return Note(kind=ChangeKind.SETTING, name=name, message=message)
 
 
-def _file_value(live: LiveSettings, defn, name: str):
+def _file_value(live: LiveSettings, defn: SettingDef, name: str) -> object:
     entry = live.last_file_value(name)
     if entry is None or entry.setting is None:
         return None
@@ -105,7 +105,7 @@ def _custom_setting(want: DesiredSetting, live: LiveSettings, modules: set[str],
     if entry is not None and entry.setting == want.text:
         out.notes.append(_note(want.name, f"{want.text} is written; it takes effect when {prefix} is loaded"))
         return
-    out.actions.append(SettingAction("set", want.name, want.text, entry.setting if entry else "(unset)",
+    out.actions.append(SettingAction("set", want.name, want.text, (entry.setting or "(unset)") if entry else "(unset)",
                                      want.text, "restart", want.source))
 
 

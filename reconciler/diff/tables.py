@@ -42,7 +42,7 @@ def diff_tables(spec: Spec, catalog: Catalog) -> Diff[TableStorageAction]:
                                  f"parameters would be ignored"))
             continue
         live = dict(table.storage)
-        wanted = {k: v for k, v in table_spec.storage.items()}
+        wanted = dict(table_spec.storage.items())
         to_set = {k: v for k, v in wanted.items() if live.get(k) != normalize_option_value(v)}
         to_reset = sorted(k for k in live if k not in wanted)
         if to_set or to_reset:

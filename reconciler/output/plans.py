@@ -43,11 +43,6 @@ def _plan(plan: Plan, fmt: str = "text", lock_timeout_ms: int = 5000, build_time
                   lock_timeout=format_duration_ms(lock_timeout_ms), build_timeout=format_duration_ms(build_timeout_ms))
 
 
-def format_plan(plan: Plan, fmt: str = "text", lock_timeout_ms: int = 5000, build_timeout_ms: int = 0) -> str:
-    """``plan`` in ``fmt`` (text, json, markdown, sql)."""
-    return _plan(plan, fmt=fmt, lock_timeout_ms=lock_timeout_ms, build_timeout_ms=build_timeout_ms)
-
-
 @dataclass(frozen=True)
 class Check:
     """The result of ``check``: the plan, and the spec file it was made from."""

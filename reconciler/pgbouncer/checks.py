@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..settings.desired import desired_settings
+from ..settings.values import builtin_settings
+from ..settings.values import normalize as setting_value
+from ..spec.models import Spec
 from ..spec.pgbouncer import PgbouncerSpec
-from .facts import known, normalize, release_tuple
+from .facts import PREPARED_STATEMENTS_SINCE, facts, keeps_prepared_statements, known, normalize, release_tuple
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,9 @@ def worst_case_connections(spec: PgbouncerSpec) -> tuple[int, list[str]]:
     global_db_cap, global_user_cap = _int(spec, "max_db_connections"), _int(spec, "max_user_connections")
     user_caps = {u.name: u.max_user_connections if u.max_user_connections is not None else global_user_cap
                  for u in spec.users}
-    per_db, per_user, parts = 0, {}, []
+    per_db = 0
+    per_user: dict[str, int] = {}
+    parts: list[str] = []
     for name, db in spec.databases.items():
         pool = db.pool_size if db.pool_size is not None else default_pool
         reserve = db.reserve_pool if db.reserve_pool is not None else default_reserve
@@ -94,14 +100,12 @@ def cross_check(spec: PgbouncerSpec, limits: ServerLimits, release: str) -> Chec
         out.problems.append((("settings", "max_client_conn"),
                              f"max_client_conn {max_client} is below the {worst} server connections the pools "
                              f"may open; clients would be refused before the pools are used"))
-    modes = {setting(spec, "pool_mode")} | {db.pool_mode for db in spec.databases.values() if db.pool_mode} \
-        | {u.pool_mode for u in spec.users if u.pool_mode}
-    if spec.prepared_statements and modes & {"transaction", "statement"}:
-        if release_tuple(release) < (1, 21):
+    if spec.prepared_statements and pools_transactions(spec):
+        if not keeps_prepared_statements(release):
             out.problems.append((("prepared_statements",),
                                  f"PgBouncer {release} cannot keep protocol-level prepared statements under "
-                                 f"transaction pooling (max_prepared_statements needs 1.21 or later); use "
-                                 f"pool_mode session, or let the application not prepare statements"))
+                                 f"transaction pooling (max_prepared_statements needs {PREPARED_STATEMENTS_SINCE} "
+                                 f"or later); use pool_mode session, or let the application not prepare statements"))
         elif _int(spec, "max_prepared_statements") <= 0:
             out.problems.append((("settings", "max_prepared_statements"),
                                  "pool_mode transaction with prepared statements in use needs "
@@ -114,7 +118,8 @@ def cross_check(spec: PgbouncerSpec, limits: ServerLimits, release: str) -> Chec
     query_timeout_ms = float(setting(spec, "query_timeout")) * 1000
     if query_timeout_ms > 0 and limits.statement_timeout_ms > 0 and query_timeout_ms <= limits.statement_timeout_ms:
         out.warnings.append(f"query_timeout {query_timeout_ms / 1000:g}s is not above the server's statement_timeout "
-                            f"{limits.statement_timeout_ms / 1000:g}s: PgBouncer would cut queries the server still runs")
+                            f"{limits.statement_timeout_ms / 1000:g}s: PgBouncer would cut queries the server still "
+                            f"runs")
     return out
 
 
@@ -123,16 +128,29 @@ LIMIT_NAMES = ("max_connections", "superuser_reserved_connections", "reserved_co
 
 def limits_from(values: dict[str, object], source: str) -> ServerLimits:
     """ServerLimits from normalised setting values (base units; a missing one counts as 0)."""
-    get = lambda name: int(values.get(name) or 0)  # noqa: E731
+
+    def get(name: str) -> int:
+        value = values.get(name)
+        return int(value) if isinstance(value, (int, float, str)) and value != "" else 0
+
     return ServerLimits(get("max_connections"), get("superuser_reserved_connections"),
                         get("reserved_connections"), get("statement_timeout"), source)
 
 
-def offline_limits(spec) -> ServerLimits:
+def pool_modes(spec: PgbouncerSpec) -> set[str]:
+    """Every pool mode the spec's PgBouncer uses: the global one, and those of databases and users."""
+    return ({setting(spec, "pool_mode")} | {db.pool_mode for db in spec.databases.values() if db.pool_mode}
+            | {u.pool_mode for u in spec.users if u.pool_mode})
+
+
+def pools_transactions(spec: PgbouncerSpec) -> bool:
+    """Whether a server connection may change hands between a client's transactions (or statements)."""
+    return bool(pool_modes(spec) & {"transaction", "statement"})
+
+
+def offline_limits(spec: Spec) -> ServerLimits:
     """The server's limits without a server: the spec's settings, else the defaults of its major."""
-    from ..settings.desired import desired_settings
-    from ..settings.values import builtin_settings, known_majors, normalize
-    major = (spec.postgres.major if spec.postgres and spec.postgres.major else None) or known_majors()[-1]
+    major = spec.target_major
     defs = builtin_settings(major)
     desired = desired_settings(spec, major)
     values, declared = {}, []
@@ -141,16 +159,15 @@ def offline_limits(spec) -> ServerLimits:
         if defn is None:
             continue
         if name in desired:
-            values[name] = normalize(defn, desired[name].text)
+            values[name] = setting_value(defn, desired[name].text)
             declared.append(name)
         else:
-            values[name] = normalize(defn, defn.boot_val)
+            values[name] = setting_value(defn, defn.boot_val or "0")
     source = (f"{', '.join(declared)} from the spec, " if declared else "") + f"PostgreSQL {major} defaults otherwise"
     return limits_from(values, source)
 
 
-def target_release(spec) -> str:
+def target_release(spec: Spec) -> str:
     """The PgBouncer release to check against: the spec's ``pgbouncer.version``, else the release
     the facts were generated from."""
-    from .facts import facts
-    return spec.pgbouncer.version or facts()["release"]
+    return (spec.pgbouncer.version if spec.pgbouncer else None) or facts()["release"]

@@ -14,8 +14,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from ..settings.values import parse_bool
-from ..units import parse_duration_ms
+from ..units import parse_bool, parse_duration_ms
 
 DATA = Path(__file__).resolve().parent / "data" / "pgbouncer.json"
 
@@ -75,12 +74,10 @@ def normalize(key: str, text: str) -> str:
     return value
 
 
-def reloadable(key: str) -> bool:
-    """Whether ``RELOAD`` applies a change of ``key`` (otherwise PgBouncer must restart)."""
-    info = known(key)
-    return bool(info and info["reload"])
+def keeps_prepared_statements(release: str) -> bool:
+    """Whether PgBouncer ``release`` can keep protocol-level prepared statements under
+    transaction pooling (``max_prepared_statements``, 1.21 and later)."""
+    return release_tuple(release) >= release_tuple(PREPARED_STATEMENTS_SINCE)
 
 
-def since(key: str) -> str:
-    info = known(key)
-    return info["since"] if info else "?"
+PREPARED_STATEMENTS_SINCE = "1.21"

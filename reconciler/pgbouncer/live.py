@@ -10,8 +10,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import dict_row
 
-from ..connection import describe_dsn, redact
-from ..errors import ConnectionFailed
+from ..connection import open_connection
 
 SHOW = {"CONFIG": "SHOW CONFIG", "DATABASES": "SHOW DATABASES", "VERSION": "SHOW VERSION", "POOLS": "SHOW POOLS",
         "USERS": "SHOW USERS"}
@@ -26,11 +25,7 @@ class LivePgbouncer:
 
 def admin_connect(dsn: str) -> psycopg.Connection:
     """Connect to the admin console (``dbname=pgbouncer``); errors name the target, not secrets."""
-    try:
-        return psycopg.connect(dsn, autocommit=True, cursor_factory=psycopg.ClientCursor, connect_timeout=10)
-    except psycopg.Error as exc:
-        reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, (dsn,))
-        raise ConnectionFailed(f"cannot connect to the PgBouncer admin console {describe_dsn(dsn)}: {reason}") from None
+    return open_connection(dsn, "the PgBouncer admin console", autocommit=True, cursor_factory=psycopg.ClientCursor)
 
 
 def show(conn: psycopg.Connection, what: str) -> list[dict]:

@@ -42,7 +42,7 @@ class LocalPgbouncer:
         self._owned_tmp: tempfile.TemporaryDirectory | None = None
 
     @classmethod
-    def minimal(cls, binary: Path = DEFAULT_BINARY) -> "LocalPgbouncer":
+    def minimal(cls, binary: Path = DEFAULT_BINARY) -> LocalPgbouncer:
         """A throw-away PgBouncer with trust auth and an admin console (for ``SHOW`` commands)."""
         tmp = tempfile.TemporaryDirectory(prefix="pgrecon-pgbouncer-")
         work = Path(tmp.name)
@@ -56,7 +56,7 @@ class LocalPgbouncer:
         bouncer._owned_tmp = tmp
         return bouncer
 
-    def __enter__(self) -> "LocalPgbouncer":
+    def __enter__(self) -> LocalPgbouncer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -65,11 +65,11 @@ class LocalPgbouncer:
     def _grant(self) -> None:
         grant_to(self.workdir, self.os_user, mode=0o755)
 
-    def start(self, timeout: float = 10.0) -> "LocalPgbouncer":
+    def start(self, timeout: float = 10.0) -> LocalPgbouncer:
         """Start PgBouncer and wait until it accepts connections; its log is in the error."""
         self._grant()
         argv = [str(self.binary)] + (["-u", self.os_user] if self.os_user else []) + [str(self.ini)]
-        self._output = open(self.output_file, "ab")
+        self._output = open(self.output_file, "ab")  # noqa: SIM115 - PgBouncer writes to it until stop()
         self.process = subprocess.Popen(argv, cwd=self.workdir, stdout=self._output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -102,9 +102,10 @@ class LocalPgbouncer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
-        if getattr(self, "_output", None) is not None:
-            self._output.close()
-            self._output = None
+        output = getattr(self, "_output", None)
+        if output is not None:
+            output.close()
+            del self._output
             self.output_file.unlink(missing_ok=True)
         if self._owned_tmp is not None:
             self._owned_tmp.cleanup()

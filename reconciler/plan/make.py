@@ -3,13 +3,13 @@ changes; order them by phase. One code path for ``plan``, ``check`` and ``apply`
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
 from ..catalog import Catalog, read_catalog
 from ..errors import SpecError
-from ..kinds import Note
+from ..kinds import Note, SpecProblem
 from ..perf import paused_gc
 from ..resources import RESOURCE_TYPES, PlanContext
 from ..spec.models import Spec, split_table_key
@@ -34,7 +34,7 @@ def make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None = None,
     with paused_gc():
         catalog = read_for_spec(conn, spec)
         ctx = PlanContext(conn, spec, catalog, pinned_now=now, remember_forms=remember_forms)
-        problems: list[tuple[tuple, str]] = []
+        problems: list[SpecProblem] = []
         notes: list[Note] = []
         phased: list[tuple[int, Change]] = []
         for resource in RESOURCE_TYPES:
@@ -55,7 +55,7 @@ def make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None = None,
             fingerprint=catalog.fingerprint if fingerprint else "",
             database=catalog.server.database,
             server_version=catalog.server.version,
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
             now=ctx.now_if_read,
             changes=tuple(change for _, change in phased),
             notes=tuple(notes),

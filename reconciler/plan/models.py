@@ -89,17 +89,17 @@ class Change(_Frozen):
             data = {k: v for k, v in data.items() if k not in ("destructive", "locks", "sql")}
         return data
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic: a property that is serialised
     @property
     def destructive(self) -> bool:
         return any(h in DESTRUCTIVE_HAZARDS for h in self.hazards)
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic: a property that is serialised
     @property
     def locks(self) -> list[str]:
         return sorted({s.lock for s in self.statements if s.lock})
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic: a property that is serialised
     @property
     def sql(self) -> list[str]:
         return [s.sql for s in self.statements]

@@ -2,7 +2,8 @@
 
 Identifiers reach text only through :func:`quote_ident` (the ``ident`` filter), values through
 ``literal`` (psycopg's quoting), and SQL expressions through ``expr`` (proven to be exactly one
-expression by PostgreSQL's parser, then used as written: see :mod:`reconciler.sqltext`). Templates live in ``templates/`` at the top of the repository (``reconciler/templates``
+expression by PostgreSQL's parser, then used as written: see :mod:`reconciler.sqltext`).
+Templates live in ``templates/`` at the top of the repository (``reconciler/templates``
 in an installed wheel).
 """
 
@@ -13,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+from pglast import keywords
 from pglast.keywords import UNRESERVED_KEYWORDS
 from psycopg import sql
 
@@ -47,7 +49,6 @@ def quote_ident(name: str | tuple | list) -> str:
 
 
 def _all_keywords() -> frozenset[str]:
-    from pglast import keywords
     return frozenset(keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS
                      | keywords.TYPE_FUNC_NAME_KEYWORDS | keywords.UNRESERVED_KEYWORDS)
 
@@ -98,7 +99,7 @@ def _one_line(text) -> str:
 
 
 def _rich_escape(text) -> str:
-    from rich.markup import escape
+    from rich.markup import escape  # rich costs 60 ms at start-up: only text output needs it
     return escape(str(text))
 
 

@@ -18,8 +18,9 @@ from ..errors import SpecError
 from ..pgbouncer import scram
 from ..pgbouncer.facts import normalize as pgbouncer_value
 from ..settings.desired import DesiredSetting, desired_settings
-from ..settings.values import builtin_settings, known_majors
+from ..settings.values import builtin_settings
 from ..spec.models import Spec
+from ..spec.pgbouncer import PgbouncerSpec
 from . import render
 
 POSTGRES_CONF = Path("postgres/postgresql.conf")
@@ -44,13 +45,9 @@ class Rendered:
     warnings: list[str] = field(default_factory=list)
 
 
-def _major(spec: Spec) -> int:
-    return (spec.postgres.major if spec.postgres and spec.postgres.major else None) or known_majors()[-1]
-
-
 def postgres_conf(spec: Spec, spec_file: str) -> RenderedFile:
     """Every managed setting, with where it came from and whether it needs a restart."""
-    major = _major(spec)
+    major = spec.target_major
     defs = builtin_settings(major)
     rows = []
     for lower, want in sorted(desired_settings(spec, major).items()):
@@ -64,9 +61,15 @@ def _path(want: DesiredSetting) -> list[str]:
     return [str(p) for p in want.path]
 
 
+def _pgbouncer(spec: Spec) -> PgbouncerSpec:
+    if spec.pgbouncer is None:
+        raise ValueError("the spec has no pgbouncer section")
+    return spec.pgbouncer
+
+
 def pgbouncer_settings(spec: Spec) -> list[tuple[str, str]]:
     """``[pgbouncer]`` keys and values as PgBouncer shows them, in a fixed order."""
-    pb = spec.pgbouncer
+    pb = _pgbouncer(spec)
     pairs = [("listen_addr", pb.listen_addr), ("listen_port", str(pb.listen_port)), ("auth_type", pb.auth_type),
              ("auth_file", pb.auth_file)]
     if pb.admin_users:
@@ -78,7 +81,8 @@ def pgbouncer_settings(spec: Spec) -> list[tuple[str, str]]:
 
 
 def pgbouncer_ini(spec: Spec, spec_file: str) -> RenderedFile:
-    pb = spec.pgbouncer
+    """pgbouncer.ini: databases, per-user settings, and the [pgbouncer] section."""
+    pb = _pgbouncer(spec)
     databases = []
     for name, db in sorted(pb.databases.items()):
         params = [(key, getattr(db, key)) for key in ("host", "port", "dbname", "user", "auth_user", "pool_size",
@@ -102,7 +106,7 @@ def userlist(spec: Spec, existing: str | None) -> tuple[RenderedFile | None, lis
         if len(parts) >= 4:
             old[parts[1]] = parts[3]
     entries, warnings = [], []
-    for i, user in enumerate(spec.pgbouncer.users):
+    for i, user in enumerate(_pgbouncer(spec).users):
         if user.password is None:
             continue
         try:

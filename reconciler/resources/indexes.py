@@ -18,7 +18,7 @@ from ..catalog.canonical_cache import remember_canonical_forms
 from ..catalog.desired import DesiredIndex, resolve_desired
 from ..catalog.equivalence import referenced_columns
 from ..catalog.models import Catalog, IndexKey, LiveIndex, LiveTable
-from ..diff.common import Problem
+from ..diff.common import SpecProblem
 from ..diff.indexes import TEMP_PREFIX, IndexAction, IndexDiff, PartitionStep, diff_indexes, temp_index_name
 from ..kinds import Action, ChangeKind
 from ..plan.models import Change, Hazard, Statement
@@ -36,7 +36,7 @@ class IndexState:
 
     catalog: Catalog
     desired: list[DesiredIndex]
-    problems: list[Problem]
+    problems: list[SpecProblem]
 
 
 class Indexes(ResourceType[IndexState, IndexAction]):
@@ -72,8 +72,10 @@ class Indexes(ResourceType[IndexState, IndexAction]):
 
 def exportable(index: LiveIndex) -> bool:
     """Indexes a spec declares: not a constraint's (migrations own those), not a child of a
-    partitioned index (declared on the parent), valid, and not a leftover of an interrupted apply."""
-    return (not index.backs_constraint and index.parent_oid is None and (index.valid or index.partitioned)
+    partitioned index (declared on the parent), valid (a partitioned index is valid when every
+    partition has its child), and not a leftover of an interrupted apply. The others stay
+    unmanaged: plan reports them and leaves them alone."""
+    return (not index.backs_constraint and index.parent_oid is None and index.valid
             and not index.name.startswith(TEMP_PREFIX))
 
 
@@ -96,8 +98,11 @@ def _key_text(key: IndexKey, table: LiveTable) -> str | dict[str, Any]:
         fields["order"] = "desc"
     if key.nulls_first != key.descending:
         fields["nulls"] = "first" if key.nulls_first else "last"
-    text = (quote_ident(key.column) if key.column is not None else
-            (key.expression if _is_call(key.expression) else f"({key.expression})"))
+    if key.column is not None:
+        text = quote_ident(key.column)
+    else:
+        expression = key.expression or ""
+        text = expression if _is_call(expression) else f"({expression})"
     if collation:
         text += f" COLLATE {quote_ident(collation)}"
     if key.opclass:
@@ -142,8 +147,8 @@ def export_index(index: LiveIndex, table: LiveTable) -> dict[str, Any]:
         out["include"] = list(d.include)
     if d.predicate:
         out["where"] = d.predicate
-    if d.storage:
-        out["with"] = dict(d.storage)
+    if index.options:
+        out["with"] = dict(option.partition("=")[::2] for option in index.options)
     return out
 
 
@@ -215,10 +220,12 @@ def _new_index(index, schema: str, name: str, action: IndexAction) -> list[State
 
 
 def index_change(action: IndexAction) -> Change:
-    """The statements and hazards of one index action."""
+    """The statements and hazards of one index action (every action but a drop has its declared
+    index; every action on an existing index has it as ``live``)."""
     table = action.table
     schema = table.schema
-    spec = action.desired.spec if action.desired else None
+    spec: Any = action.desired.spec if action.desired else None
+    live: Any = action.live
     hazards: list[Hazard] = []
     statements: list[Statement] = []
     details: dict = {}
@@ -230,13 +237,13 @@ def index_change(action: IndexAction) -> Change:
         if action.build_as:
             details["built_as"] = action.build_as
     elif action.action == "rename":
-        old = action.rename_from or action.live.name
+        old = action.rename_from or live.name
         statements = [*partition_statements(spec, (schema, old), action.partitions), _rename(schema, old, action.name)]
         details["from"] = old
     elif action.action == "attach":
         statements = partition_statements(spec, (schema, action.name), action.partitions)
     elif action.action == "rebuild":
-        statements = [_drop(schema, action.live.name, action.live.partitioned, if_exists=True),
+        statements = [_drop(schema, live.name, live.partitioned, if_exists=True),
                       *_new_index(spec, schema, action.name, action)]
     elif action.action == "replace":
         if action.adopt is not None:
@@ -245,12 +252,12 @@ def index_change(action: IndexAction) -> Change:
         else:
             new_name = temp_index_name(schema, table.name, action.name)
             statements = _new_index(spec, schema, new_name, action)
-        statements += [_drop(schema, action.live.name, action.live.partitioned),
+        statements += [_drop(schema, live.name, live.partitioned),
                        _rename(schema, new_name, action.name)]
-        if action.live.valid:
+        if live.valid:
             hazards.append(Hazard.INDEX_REBUILD)
     elif action.action == "drop":
-        statements = [_drop(schema, action.name, action.live.partitioned, if_exists=action.leftover)]
+        statements = [_drop(schema, action.name, live.partitioned, if_exists=action.leftover)]
         if not action.leftover:
             hazards.append(Hazard.INDEX_DROP)
     else:  # pragma: no cover - the diff produces only the actions above

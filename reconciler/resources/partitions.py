@@ -5,16 +5,24 @@ partition gets the parent's indexes at once), retirements last."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from ..buckets import bucket, bucket_index, default_naming, parse_interval, partition_name
 from ..catalog.models import Catalog, LiveTable
 from ..catalog.partitions import RangeCount, database_now, oldest_rows, rows_in_ranges, taken_names
-from ..diff.common import Diff, Problem
-from ..diff.partitions import (PartitionAction, TablePlan, column_type_kind, default_partition, diff_partitions,
-                               literal, parse_bound, partition_plans)
+from ..diff.common import Diff, SpecProblem
+from ..diff.partitions import (
+    PartitionAction,
+    TablePlan,
+    column_type_kind,
+    default_partition,
+    diff_partitions,
+    literal,
+    parse_bound,
+    partition_plans,
+)
 from ..kinds import Action, ChangeKind
 from ..plan.models import Change, Hazard, Statement
 from ..render import quote_ident, render_statement
@@ -30,7 +38,7 @@ class PartitionState:
     """The table plans, and what the database said about them: names taken, rows waiting."""
 
     plans: list[TablePlan] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[SpecProblem] = field(default_factory=list)
     taken: set[tuple[str, str]] = field(default_factory=set)
     rows: dict[tuple[str, str], int] = field(default_factory=dict)
     major: int = 0
@@ -47,9 +55,11 @@ class Partitions(ResourceType[PartitionState, PartitionAction]):
     def read(self, ctx: PlanContext) -> PartitionState:
         """Plan each partitioned table, then probe the database for names taken and rows waiting."""
         spec, catalog, conn = ctx.spec, ctx.catalog, ctx.conn
-        defaults = [(key, default_partition(catalog, catalog.table(key)), t.partitioning.column)
-                    for key, t in spec.tables.items() if t.partitioning is not None]
-        defaults = [(key, d, column) for key, d, column in defaults if d is not None and d.column(column)]
+        defaults: list[tuple[str, LiveTable, str]] = []
+        for key, t in spec.tables.items():
+            found = default_partition(catalog, catalog.table(key)) if t.partitioning is not None else None
+            if found is not None and t.partitioning is not None and found.column(t.partitioning.column):
+                defaults.append((key, found, t.partitioning.column))
         oldest = dict(zip([k for k, _, _ in defaults], oldest_rows(conn, [(d, c) for _, d, c in defaults]),
                           strict=True))
         plans, problems = partition_plans(spec, catalog, ctx.now, oldest)
@@ -78,19 +88,21 @@ class Partitions(ResourceType[PartitionState, PartitionAction]):
 
     def export(self, ctx: InspectContext) -> dict[str, Any]:
         now = database_now(ctx.conn)
-        tables = {}
+        tables: dict[str, Any] = {}
         for table in ctx.catalog.named_tables():
             if table.partitioned:
                 found = infer_partitioning(ctx.catalog, table, now)
-                if found is not None:
+                if found is not None and "column" in found:
                     tables[table.key] = {"partitioning": found}
+                elif found is not None:
+                    tables[table.key] = found  # remarks only: why partitioning is not exported
         return {"tables": tables} if tables else {}
 
 
 _INTERVALS = ("hour", "day", "week", "month", "year")
-_NAMINGS = ("{table}_p%Y%m%d%H", "{table}_p%Y%m%d", "{table}_p%Y%m", "{table}_p%Y", "{table}_%Y%m%d", "{table}_%Y_%m_%d",
-            "{table}_%Y%m", "{table}_%Y_%m", "{table}_%Y", "{table}_y%Ym%md%d", "{table}_y%Ym%m", "{table}_%Y%m%d%H",
-            "{table}_%Y_%m_%d_%H")
+_NAMINGS = ("{table}_p%Y%m%d%H", "{table}_p%Y%m%d", "{table}_p%Y%m", "{table}_p%Y", "{table}_%Y%m%d",
+            "{table}_%Y_%m_%d", "{table}_%Y%m", "{table}_%Y_%m", "{table}_%Y", "{table}_y%Ym%md%d", "{table}_y%Ym%m",
+            "{table}_%Y%m%d%H", "{table}_%Y_%m_%d_%H")
 
 
 def infer_partitioning(catalog: Catalog, table: LiveTable, now: datetime) -> dict[str, Any] | None:
@@ -108,8 +120,14 @@ def infer_partitioning(catalog: Catalog, table: LiveTable, now: datetime) -> dic
     if kind is None:
         return None
     parts = catalog.partitions_of(table.oid)
-    ranged = [(p, parse_bound(p.partition_bound or "")) for p in parts if p.partition_bound != "DEFAULT"]
-    if not ranged or any(bounds is None for _, bounds in ranged):
+    ranged = []
+    for part in parts:
+        if part.partition_bound != "DEFAULT":
+            bounds = parse_bound(part.partition_bound or "")
+            if bounds is None:
+                return None
+            ranged.append((part, bounds))
+    if not ranged:
         return None
     zone = ZoneInfo("UTC")
     for unit in _INTERVALS:
@@ -122,7 +140,8 @@ def infer_partitioning(catalog: Catalog, table: LiveTable, now: datetime) -> dic
             if lower is None:
                 break
             b = bucket(interval, bucket_index(interval, lower, zone), zone)
-            if literal(b, False, kind) != _normal(bounds[0], kind) or literal(b, True, kind) != _normal(bounds[1], kind):
+            wanted = (literal(b, False, kind), literal(b, True, kind))
+            if wanted != (_normal(bounds[0], kind), _normal(bounds[1], kind)):
                 break
             indexes[b.index] = (part, b)
         else:
@@ -130,12 +149,14 @@ def infer_partitioning(catalog: Catalog, table: LiveTable, now: datetime) -> dic
             remarks = []
             now_index = bucket_index(interval, now, zone)
             ahead = max(indexes) - now_index
-            out["premake"] = max(1, ahead)
-            if ahead < 1:
-                remarks.append("no partition after the one holding now yet: the first apply creates them")
             gaps = sorted(set(range(min(indexes), max(indexes) + 1)) - set(indexes))
-            if gaps:
-                remarks.append(f"{len(gaps)} bucket(s) between the partitions have none: apply fills the gaps")
+            if ahead < 1 or gaps:
+                why = ("its partitions end before the one after now" if ahead < 1
+                       else f"{len(gaps)} {unit} bucket(s) between its partitions have none")
+                return {"#": [f"{table.key}: {len(indexes)} partitions by {unit} on {column_name}; partitioning "
+                              f"is not exported because {why}, and the first apply would create partitions. Add "
+                              f"a partitioning section when pgrecon is to keep them."]}
+            out["premake"] = ahead
             naming = next((n for n in _NAMINGS if all(
                 partition_name(n, table.name, interval, b) == part.name for part, b in indexes.values())), None)
             if naming is None:
@@ -155,9 +176,9 @@ def _instant(text: str, kind: str) -> datetime | None:
     try:
         if kind == "date":
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
         value = datetime.fromisoformat(text)
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     except ValueError:
         return None
 

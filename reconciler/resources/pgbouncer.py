@@ -117,7 +117,7 @@ def export_pgbouncer(dsn: str) -> dict[str, Any]:
     live = read_live(dsn)
     with admin_connect(dsn) as conn:
         users = [row for row in show(conn, "USERS") if row.get("name") not in ("pgbouncer",)]
-    config = {key: value for key, (value, _) in live.config.items()}
+    config = {key: value or "" for key, (value, _) in live.config.items()}
     out: dict[str, Any] = {}
     for key in _TOP_LEVEL:
         if config.get(key) not in (None, ""):
@@ -159,7 +159,7 @@ def export_pgbouncer(dsn: str) -> dict[str, Any]:
     return out
 
 
-def _is_default_pool_value(key: str, value: Any, config: dict[str, str | None]) -> bool:
+def _is_default_pool_value(key: str, value: Any, config: dict[str, str]) -> bool:
     """A database row shows the global value when the entry sets none of its own."""
     global_key = {"pool_size": "default_pool_size", "reserve_pool": "reserve_pool_size",
                   "min_pool_size": "min_pool_size", "max_db_connections": "max_db_connections"}[key]

@@ -13,6 +13,7 @@ Every call runs in one transaction of its own: all rows are written, or none.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -60,7 +61,7 @@ class BatchWriter:
             "SELECT a.attname, pg_catalog.format_type(a.atttypid, NULL) FROM pg_catalog.pg_attribute a "
             "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
             (self.table.as_string(self.conn),)).fetchall()
-        types = dict(rows)
+        types: dict[str, str] = dict(rows)
         missing = [c for c in self.columns if c not in types]
         if missing:
             raise ValueError(f"{self.table.as_string(self.conn)} has no column {', '.join(missing)}")
@@ -106,7 +107,7 @@ class BatchWriter:
         ``(*key values, *column values)``, sent as one array per column and joined by ``unnest``."""
         rows = list(rows)
         names = list(key) + list(columns)
-        types = {c: t for c, t in zip(self.columns, self.types)}
+        types = dict(zip(self.columns, self.types, strict=True))
         missing = [c for c in names if c not in types]
         if missing:
             raise ValueError(f"update columns must be among the writer's columns: {', '.join(missing)}")
@@ -200,10 +201,8 @@ class PendingBuffer:
 
         def run():
             while not self._stop.wait(interval):
-                try:
+                with contextlib.suppress(FlushError):
                     self.tick()
-                except FlushError:
-                    pass
 
         self._timer = threading.Thread(target=run, name="pgrecon-buffer", daemon=True)
         self._timer.start()
@@ -213,8 +212,6 @@ class PendingBuffer:
         self._stop.set()
         if self._timer is not None:
             self._timer.join(timeout=5)
-        try:
+        with contextlib.suppress(Exception):  # the interpreter may be shutting down
             atexit.unregister(self.close)
-        except Exception:  # noqa: BLE001 - interpreter shutting down
-            pass
         self.flush()

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -36,7 +37,7 @@ class QueryTimings:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_spec(cls, spec) -> "QueryTimings":
+    def from_spec(cls, spec) -> QueryTimings:
         return cls(spec.monitoring.slow_query_ms if spec is not None else 100.0)
 
     def record(self, statement: str, elapsed_ms: float) -> None:
@@ -61,9 +62,9 @@ class QueryTimings:
 
 def instrument(conn: psycopg.Connection, timings: QueryTimings) -> psycopg.Connection:
     """Make every ``execute`` on ``conn`` record its time into ``timings``."""
-    base = conn.cursor_factory
+    base: Any = conn.cursor_factory
 
-    class TimedCursor(base):
+    class TimedCursor(base):  # the connection's own cursor class, whatever it is
         def execute(self, query, params=None, **kwargs):
             started = time.perf_counter()
             try:

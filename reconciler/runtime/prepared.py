@@ -16,23 +16,19 @@ import threading
 
 import psycopg
 
-from ..pgbouncer.facts import normalize, release_tuple
+from ..pgbouncer.checks import pools_transactions, target_release
+from ..pgbouncer.facts import keeps_prepared_statements
+from ..spec.models import Spec
 
 
-def pooling_allows_prepare(spec, release: str | None = None) -> bool:
+def pooling_allows_prepare(spec: Spec | None, release: str | None = None) -> bool:
     """Whether named prepared statements are safe through the spec's PgBouncer (always true
     without one, or in session pooling)."""
     pb = spec.pgbouncer if spec is not None else None
-    if pb is None:
+    if spec is None or pb is None or not pools_transactions(pb):
         return True
-    modes = {normalize("pool_mode", pb.settings.get("pool_mode", "session"))}
-    modes |= {db.pool_mode for db in pb.databases.values() if db.pool_mode}
-    if not modes & {"transaction", "statement"}:
-        return True
-    from ..pgbouncer.checks import target_release
-    release = release or target_release(spec)
     max_prepared = int(pb.settings.get("max_prepared_statements", "0") or 0)
-    return release_tuple(release) >= (1, 21) and max_prepared > 0
+    return keeps_prepared_statements(release or target_release(spec)) and max_prepared > 0
 
 
 class PreparedStatements:
@@ -45,7 +41,7 @@ class PreparedStatements:
         self.executions: dict[str, int] = {}
 
     @classmethod
-    def for_spec(cls, spec, release: str | None = None) -> "PreparedStatements":
+    def for_spec(cls, spec, release: str | None = None) -> PreparedStatements:
         return cls(server_side=pooling_allows_prepare(spec, release))
 
     def register(self, name: str, query: str) -> None:

@@ -36,7 +36,9 @@ def describe(bin_dir: Path) -> tuple[int, list[dict]]:
         try:
             with psycopg.connect(server.dsn(), row_factory=dict_row) as conn:
                 rows = conn.execute(QUERY).fetchall()
-                major = int(conn.execute("SHOW server_version_num").fetchone()["server_version_num"]) // 10000
+                version = conn.execute("SHOW server_version_num").fetchone()
+                assert version is not None
+                major = int(version["server_version_num"]) // 10000
         finally:
             server.stop("immediate")
     return major, rows

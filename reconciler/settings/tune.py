@@ -92,7 +92,8 @@ def derive(t: Tuning, major: int) -> dict[str, Derived]:
         if kind != "dw":
             per_gather = min(per_gather, 4)
         out["max_worker_processes"] = Derived(str(t.cpus), "cpus")
-        out["max_parallel_workers_per_gather"] = Derived(str(per_gather), "cpus / 2" + ("" if kind == "dw" else ", at most 4"))
+        rule = "cpus / 2" + ("" if kind == "dw" else ", at most 4")
+        out["max_parallel_workers_per_gather"] = Derived(str(per_gather), rule)
         out["max_parallel_workers"] = Derived(str(t.cpus), "cpus")
         out["max_parallel_maintenance_workers"] = Derived(str(min(math.ceil(t.cpus / 2), 4)), "cpus / 2, at most 4")
         workers_for_work_mem = t.cpus

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-MEMORY_KB = {"B": 1 / 1024, "kB": 1, "MB": 1024, "GB": 1024 ** 2, "TB": 1024 ** 3}
-TIME_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+from ..units import MEMORY_UNITS_KB, TIME_UNITS_MS, parse_bool
+
 LIST_SETTINGS = {"shared_preload_libraries", "session_preload_libraries", "local_preload_libraries",
                  "search_path", "temp_tablespaces", "log_destination", "default_text_search_config"}
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|0[xX][0-9a-fA-F]+)\s*([A-Za-z]*)\s*$")
@@ -45,7 +45,7 @@ class SettingDef:
     boot_val: str | None = None
 
     @classmethod
-    def from_row(cls, row: dict) -> "SettingDef":
+    def from_row(cls, row: dict) -> SettingDef:
         return cls(row["name"], row["vartype"], row["unit"], row["min_val"], row["max_val"],
                    tuple(row["enumvals"]) if row["enumvals"] else None, row["context"], row.get("boot_val"))
 
@@ -79,31 +79,22 @@ def _number(text: str | None):
 def _unit_scale(unit: str) -> tuple[str, float]:
     """(family, size in the family's reference unit) of a unit such as ``8kB`` or ``min``."""
     match = re.fullmatch(r"(\d*)([A-Za-z]+)", unit)
+    if match is None:
+        raise SettingValueError(f"unknown unit {unit!r}")
     factor = int(match.group(1) or 1)
     name = match.group(2)
-    if name in MEMORY_KB:
-        return "memory", factor * MEMORY_KB[name]
-    if name in TIME_MS:
-        return "time", factor * TIME_MS[name]
+    if name in MEMORY_UNITS_KB:
+        return "memory", factor * MEMORY_UNITS_KB[name]
+    if name in TIME_UNITS_MS:
+        return "time", factor * TIME_UNITS_MS[name]
     raise SettingValueError(f"unknown unit {unit!r}")
 
 
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
-
-
-def parse_bool(text: str) -> bool:
-    """PostgreSQL's boolean syntax: true/false, yes/no, on/off, 1/0, and unambiguous prefixes of
-    true, false, yes and no."""
-    value = str(text).strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    for word, result in (("true", True), ("yes", True), ("false", False), ("no", False)):
-        if value and word.startswith(value):
-            return result
-    raise SettingValueError(f"{text!r} is not a boolean (use on or off)")
+def _bool(text: str) -> bool:
+    try:
+        return parse_bool(text)
+    except ValueError as exc:
+        raise SettingValueError(str(exc)) from None
 
 
 def normalize(defn: SettingDef, text: str):
@@ -111,7 +102,7 @@ def normalize(defn: SettingDef, text: str):
     or text. Raises :class:`SettingValueError` naming what is allowed."""
     raw = str(text)
     if defn.vartype == "bool":
-        return parse_bool(raw)
+        return _bool(raw)
     if defn.vartype == "enum":
         for candidate in defn.enumvals or ():
             if candidate.lower() == raw.strip().lower():
@@ -159,7 +150,7 @@ def display(defn: SettingDef, value) -> str:
         family, base = _unit_scale(defn.unit)
         amount = value * base
         units = (("TB", "GB", "MB", "kB", "B") if family == "memory" else ("d", "h", "min", "s", "ms", "us"))
-        table = MEMORY_KB if family == "memory" else TIME_MS
+        table = MEMORY_UNITS_KB if family == "memory" else TIME_UNITS_MS
         if amount in (0, -base) or value < 0:
             return str(value)
         for unit in units:
@@ -181,6 +172,12 @@ def builtin_settings(major: int) -> dict[str, SettingDef]:
         raise FileNotFoundError(f"no setting data for PostgreSQL {major} (have {known})")
     rows = json.loads(path.read_text())["settings"]
     return {row["name"].lower(): SettingDef.from_row(row) for row in rows}
+
+
+def target_major(declared: int | None) -> int:
+    """The PostgreSQL major to check settings against offline: the spec's ``postgres.major``,
+    else the newest one pgrecon has facts for."""
+    return declared or known_majors()[-1]
 
 
 def known_majors() -> list[int]:

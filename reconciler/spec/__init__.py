@@ -1,8 +1,17 @@
 """The spec stage: ``schema.yaml`` -> validated, frozen pydantic models."""
 
 from .loader import SpecSource, load_spec, load_spec_text, parse_yaml
-from .models import (ExtensionSpec, IncludeColumn, IndexColumn, IndexSpec, Spec, TableSpec,
-                     TargetSpec, format_path, split_table_key)
+from .models import (
+                     ExtensionSpec,
+                     IncludeColumn,
+                     IndexColumn,
+                     IndexSpec,
+                     Spec,
+                     TableSpec,
+                     TargetSpec,
+                     format_path,
+                     split_table_key,
+)
 
 __all__ = [
     "ExtensionSpec", "IncludeColumn", "IndexColumn", "IndexSpec", "Spec", "SpecSource", "TableSpec",

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import PgreconError, Problem, SpecError
+from ..kinds import SpecPath
 from ..perf import paused_gc
 from .models import Spec, format_path
 
@@ -25,9 +26,9 @@ class SpecSource:
 
     file: str
     sha256: str
-    lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+    lines: dict[SpecPath, int] = field(default_factory=dict, repr=False)
 
-    def line_of(self, path: tuple) -> int | None:
+    def line_of(self, path: SpecPath) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
         path = tuple(path)
         while path:
@@ -36,12 +37,15 @@ class SpecSource:
             path = path[:-1]
         return self.lines.get(())
 
-    def problem(self, path: tuple, message: str) -> Problem:
+    def problem(self, path: SpecPath, message: str) -> Problem:
         """A located :class:`Problem` for ``path``."""
         return Problem(self.file, self.line_of(path), format_path(path), message)
 
 
-class _Constructor(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Constructor(_SafeLoader):  # type: ignore[valid-type,misc]
     """PyYAML's safe loader (libyaml's C parser when available): nodes with their marks, and
     the safe constructor to turn scalar nodes into Python values."""
 
@@ -49,7 +53,7 @@ class _Constructor(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
-def _to_python(node: yaml.Node, path: tuple, lines: dict, problems: list, file: str,
+def _to_python(node: yaml.Node, path: SpecPath, lines: dict[SpecPath, int], problems: list[Problem], file: str,
                loader: yaml.SafeLoader) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -75,7 +79,7 @@ def _to_python(node: yaml.Node, path: tuple, lines: dict, problems: list, file: 
     return loader.construct_object(node, deep=True)
 
 
-def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int]]:
+def parse_yaml(text: str, file: str) -> tuple[Any, dict[SpecPath, int]]:
     """Parse YAML text into Python data and a map from each path to its line.
 
     Raises :class:`SpecError` for syntax errors and duplicate keys.
@@ -91,7 +95,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int]]:
         raise SpecError([Problem(file, None, "", f"YAML error: {exc}")]) from None
     finally:
         loader.dispose()
-    lines: dict[tuple, int] = {}
+    lines: dict[SpecPath, int] = {}
     problems: list[Problem] = []
     if node is None:
         return None, lines
@@ -141,15 +145,14 @@ def _load(text: str, file: str) -> Spec:
     return spec
 
 
-def _data_path(loc: tuple, data: Any) -> tuple:
+def _data_path(loc: tuple[str | int, ...], data: Any) -> SpecPath:
     """Keep the parts of a pydantic ``loc`` that exist in the data (drop union tags)."""
-    path: list = []
+    path: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
             path.append(part)
             current = current[part]
         elif isinstance(current, dict) and isinstance(part, str) and not part[:1].isupper() \
@@ -159,7 +162,7 @@ def _data_path(loc: tuple, data: Any) -> tuple:
     return tuple(path)
 
 
-def _model_at(path: tuple) -> type[BaseModel] | None:
+def _model_at(path: SpecPath) -> type[BaseModel] | None:
     """The spec model that holds the mapping at ``path`` (to suggest the keys it accepts)."""
     current: Any = Spec
     for part in path:

@@ -8,19 +8,19 @@ while the spec loads, so a spec that loads holds no unparsed SQL.
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from .. import sqltext
+from ..errors import Problem, SpecError
+from ..kinds import SpecPath, SpecProblem
+from ..settings.values import target_major
+from .operations import MaintenanceSpec, MonitoringSpec
 from .partitioning import PartitioningSpec
 from .pgbouncer import PgbouncerSpec
 from .postgres import PostgresSpec
-from .operations import MaintenanceSpec, MonitoringSpec
-from .types import (DurationMs, EnvSecret, Identifier, ScalarText, StrictModel, _identifier,
-                    _sql_expression, expand_env)
-
+from .types import DurationMs, EnvSecret, Identifier, ScalarText, StrictModel, _identifier, _sql_expression, expand_env
 
 # --------------------------------------------------------------------------- indexes
 
@@ -92,7 +92,7 @@ class IndexColumn(StrictModel):
         return data
 
     @model_validator(mode="after")
-    def _one_of_column_or_expression(self) -> "IndexColumn":
+    def _one_of_column_or_expression(self) -> IndexColumn:
         if (self.column is None) == (self.expression is None):
             raise ValueError("give exactly one of 'column' or 'expression'")
         if self.opclass_params and not self.opclass:
@@ -154,7 +154,7 @@ class IndexSpec(StrictModel):
     nulls_not_distinct: bool = False
 
     @model_validator(mode="after")
-    def _method_rules(self) -> "IndexSpec":
+    def _method_rules(self) -> IndexSpec:
         """What PostgreSQL's built-in methods are known to refuse, said before any database is
         asked; another (extension) method's rules are the server's to check at plan time."""
         if self.nulls_not_distinct and not self.unique:
@@ -257,14 +257,18 @@ class Spec(StrictModel):
         """The :class:`~reconciler.spec.loader.SpecSource` this spec was loaded from."""
         return self._source
 
+    @property
+    def target_major(self) -> int:
+        """The PostgreSQL major offline checks use: ``postgres.major``, else the newest known."""
+        return target_major(self.postgres.major if self.postgres else None)
+
     def attach_source(self, source: Any) -> None:
         """Remember where this spec came from (the loader calls it once)."""
         self._source = source
 
-    def secret(self, path: tuple, value) -> str:
+    def secret(self, path: SpecPath, value: SecretStr) -> str:
         """The secret at ``path`` with ``${ENV}`` expanded; a missing variable is a located
         :class:`~reconciler.errors.SpecError`."""
-        from ..errors import Problem, SpecError
         try:
             return expand_env(value.get_secret_value())
         except ValueError as exc:
@@ -272,9 +276,9 @@ class Spec(StrictModel):
             problem = source.problem(path, str(exc)) if source else Problem("spec", None, "", str(exc))
             raise SpecError([problem]) from None
 
-    def semantic_problems(self) -> list[tuple[tuple, str]]:
+    def semantic_problems(self) -> list[SpecProblem]:
         """Problems across objects (duplicate names): ``(path, message)`` pairs."""
-        problems: list[tuple[tuple, str]] = []
+        problems: list[SpecProblem] = []
         if self.postgres is not None:
             problems += [(("postgres",) + path, message) for path, message in self.postgres.problems()]
         if self.pgbouncer is not None:
@@ -284,7 +288,7 @@ class Spec(StrictModel):
             if ext.name in seen_ext:
                 problems.append((("extensions", i), f"extension {ext.name} is listed twice"))
             seen_ext[ext.name] = i
-        seen_index: dict[tuple[str, str], tuple] = {}
+        seen_index: dict[tuple[str, str], SpecPath] = {}
         for key, table in self.tables.items():
             schema = split_table_key(key)[0]
             for i, index in enumerate(table.indexes):
@@ -303,7 +307,7 @@ def split_table_key(key: str) -> tuple[str, str]:
     return schema, table
 
 
-def format_path(path: tuple) -> str:
+def format_path(path: SpecPath) -> str:
     """The human form of a spec path: ``tables.public.agents.indexes[2].where``."""
     out = ""
     for part in path:

@@ -48,7 +48,7 @@ class PartitioningSpec(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _retention_covers_an_interval(self) -> "PartitioningSpec":
+    def _retention_covers_an_interval(self) -> PartitioningSpec:
         if self.retention and parse_interval(self.retention).min_seconds < parse_interval(self.interval).min_seconds:
             raise ValueError(f"retention {self.retention} is shorter than one interval ({self.interval})")
         return self

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..kinds import SpecProblem
+from ..pgbouncer.facts import check_setting
 from .types import EnvSecret, ScalarText, StrictModel
 
 _SAFE = re.compile(r"^[^\x00-\x1f\x7f]*$")
@@ -102,16 +104,15 @@ class PgbouncerSpec(StrictModel):
 
     @field_validator("databases")
     @classmethod
-    def _db_names(cls, value: dict) -> dict:
+    def _db_names(cls, value: dict[str, PgbouncerDatabase]) -> dict[str, PgbouncerDatabase]:
         for name in value:
             if not _DB_NAME.match(name):
                 raise ValueError(f"{name!r} is not a database name PgBouncer accepts here (letters, digits, _ . -)")
         return value
 
-    def problems(self) -> list[tuple[tuple, str]]:
+    def problems(self) -> list[SpecProblem]:
         """Settings PgBouncer would refuse: ``(path below pgbouncer, message)`` pairs."""
-        from ..pgbouncer.facts import check_setting
-        out = []
+        out: list[SpecProblem] = []
         for key, text in self.settings.items():
             path = ("settings", key)
             if not _KEY.match(key):
@@ -128,7 +129,7 @@ class PgbouncerSpec(StrictModel):
         return out
 
     @model_validator(mode="after")
-    def _unique_users(self) -> "PgbouncerSpec":
+    def _unique_users(self) -> PgbouncerSpec:
         names = [u.name for u in self.users]
         if len(names) != len(set(names)):
             raise ValueError("a user is listed twice")

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from ..kinds import SpecProblem
+from ..settings.values import SettingValueError, builtin_settings, normalize, target_major
 from .types import ScalarText, StrictModel
 
 _MEMORY = re.compile(r"^\s*(\d+)\s*(kB|MB|GB|TB)\s*$")
@@ -31,30 +33,32 @@ class TuneSpec(StrictModel):
 
     @property
     def memory_kb(self) -> int:
-        number, unit = _MEMORY.match(self.memory).groups()
+        match = _MEMORY.match(self.memory)
+        assert match is not None  # checked by the validator
+        number, unit = match.groups()
         return int(number) * {"kB": 1, "MB": 1024, "GB": 1024 ** 2, "TB": 1024 ** 3}[unit]
 
 
 class PostgresSpec(StrictModel):
     """Server settings, applied with ALTER SYSTEM and rendered to postgres/postgresql.conf."""
 
-    settings: dict[str, ScalarText] = Field(default_factory=dict,
-                                            description="setting: value as written in postgresql.conf (256MB, 100ms, on)")
+    settings: dict[str, ScalarText] = Field(
+        default_factory=dict, description="setting: value as written in postgresql.conf (256MB, 100ms, on)")
     tune: TuneSpec | None = None
     major: int | None = Field(None, description="PostgreSQL major for offline checks (default: the newest known)")
     prune_unmanaged_settings: bool = Field(False, description="RESET values set with ALTER SYSTEM that the spec "
                                                              "does not declare")
 
-    def problems(self, major: int | None = None) -> list[tuple[tuple, str]]:
+    def problems(self, major: int | None = None) -> list[SpecProblem]:
         """Settings that PostgreSQL ``major`` (default: this spec's ``major``, else the newest
         known) would refuse, checked offline: ``(path below postgres, message)`` pairs."""
-        from ..settings.values import SettingValueError, builtin_settings, known_majors, normalize
-        major = major or self.major or known_majors()[-1]
+        major = major or target_major(self.major)
         try:
             defs = builtin_settings(major)
         except FileNotFoundError as exc:
             return [(("major",), str(exc))]
-        out, seen = [], {}
+        out: list[SpecProblem] = []
+        seen: dict[str, str] = {}
         for name, text in self.settings.items():
             path = ("settings", name)
             lower = name.lower()

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import re
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
 
 from .. import sqltext
 from ..names import MAX_NAME_BYTES, fits, name_bytes
 from ..units import parse_duration_ms
-
 
 
 class StrictModel(BaseModel):
@@ -35,7 +35,7 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 """A name taken verbatim (case-sensitive; quoted in statements when needed)."""
 
 
-def _sql_expression(what: str):
+def _sql_expression(what: str) -> AfterValidator:
     def check(value: str) -> str:
         try:
             return sqltext.expression(value, what)
@@ -60,10 +60,10 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 def expand_env(value: str) -> str:
     """Replace ``${NAME}`` (or ``${NAME:-default}``) with the environment's value; raises
     ``ValueError`` naming a variable that is not set and has no default."""
-    def lookup(match: re.Match) -> str:
+    def lookup(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in os.environ:
-            return os.environ[name]
+            return str(os.environ[name])
         if default is not None:
             return default
         raise ValueError(f"environment variable {name} is not set")
@@ -72,9 +72,8 @@ def expand_env(value: str) -> str:
 
 
 def _env_template(value: Any) -> Any:
-    if isinstance(value, str):
-        if "${" in value and not _ENV.search(value):
-            raise ValueError("malformed ${...} reference (use ${NAME} or ${NAME:-default})")
+    if isinstance(value, str) and "${" in value and not _ENV.search(value):
+        raise ValueError("malformed ${...} reference (use ${NAME} or ${NAME:-default})")
     return value
 
 
@@ -91,7 +90,6 @@ DurationMs = Annotated[int, BeforeValidator(_duration)]
 
 
 def _time_zone(value: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -105,7 +103,7 @@ TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 _SIZE_UNITS = {"B": 1, "kB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
 
 
-def parse_size(value) -> int:
+def parse_size(value: Any) -> int:
     """``"1MB"`` -> bytes (B, kB, MB, GB); a bare number is bytes."""
     match = re.fullmatch(r"\s*(\d+)\s*(B|kB|MB|GB)?\s*", str(value))
     if not match:
@@ -113,7 +111,7 @@ def parse_size(value) -> int:
     return int(match.group(1)) * _SIZE_UNITS[match.group(2) or "B"]
 
 
-def _size_text(value) -> str:
+def _size_text(value: Any) -> str:
     text = _scalar_text(value)
     parse_size(text)
     return text

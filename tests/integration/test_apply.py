@@ -53,7 +53,7 @@ def test_failed_build_leaves_no_invalid_index(db, spec_file):
     spec = spec_file(SPEC_UNIQUE)
     result = db.cli("apply", spec=spec)
     assert result.exit_code == 1
-    assert "index create t_email failed" in result.stderr
+    assert "index create t_email on public.t failed" in result.stderr
     assert "could not create unique index" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert "t_email" not in db.indexes("t")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import psycopg
 
 from reconciler.catalog import CATALOG_QUERIES
@@ -58,10 +60,8 @@ def test_reads_validity_constraints_and_partition_children(db):
         CREATE INDEX m_id ON m (id);
         INSERT INTO r VALUES (1, 'a', 1), (2, 'b', 1);
     """)
-    try:
+    with contextlib.suppress(psycopg.errors.UniqueViolation):
         db.execute("CREATE UNIQUE INDEX CONCURRENTLY r_v ON r (v)")
-    except psycopg.errors.UniqueViolation:
-        pass
     spec = "version: 1\ntables:\n  public.r: {}\n  public.m: {}\n"
     _, catalog = _count_queries(db, spec)
     by_name = {i.name: i for i in catalog.indexes.values()}

@@ -113,7 +113,9 @@ def test_build_progress_is_reported_from_the_server(db, spec_file):
     """Plain progress lines (not a terminal) come from pg_stat_progress_create_index."""
     import io
     import threading
+
     from rich.console import Console
+
     from reconciler.apply import ApplyOptions, run_apply
     from reconciler.console import ConsoleReporter
     from reconciler.spec import load_spec_text

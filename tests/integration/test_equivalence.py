@@ -43,7 +43,8 @@ def _verdicts(db, key_pair, where_pair) -> tuple[bool, bool] | None:
     catalog = read_catalog(db.conn, [("public", "t")], [])
     table = catalog.table("public.t")
     live = catalog.indexes_on(table.oid)[0]
-    answer = canonicalize(db.conn, [CanonicalRequest("x", table, index)])["x"]
+    ref = ("public.t", "indexes", 0)
+    answer = canonicalize(db.conn, [CanonicalRequest(ref, table, index)])[ref]
     if answer.definition is None:
         return None
     return matches(index, table, live.definition), answer.definition == live.definition

@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from reconciler.apply.executor import FAULT_SWITCH, FAULT_SWITCH_VALUE
 from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer
 from tests.pgtest import Database, wait_for
 
@@ -48,7 +49,8 @@ def killed_at(db, spec: Path, marker: str, tmp_path: Path, *args: str) -> str:
     """Run apply in a process, let it stop before the first statement containing ``marker``,
     and kill it there with SIGKILL; returns that statement."""
     pause = tmp_path / f"paused-{abs(hash(marker))}"
-    proc = db.process("apply", *args, spec=spec, env={"PGRECON_PAUSE_BEFORE": marker, "PGRECON_PAUSE_FILE": str(pause)})
+    proc = db.process("apply", *args, spec=spec, env={"PGRECON_PAUSE_BEFORE": marker, "PGRECON_PAUSE_FILE": str(pause),
+                                                        FAULT_SWITCH: FAULT_SWITCH_VALUE})
     try:
         wait_for(lambda: pause.exists() or proc.poll() is not None, f"apply to reach {marker!r}")
         assert proc.poll() is None, proc.communicate()

@@ -150,9 +150,9 @@ def test_pgbouncer_ini_injection_adds_no_line(tmp_path):
             continue  # refused: fine
         text = pgbouncer_ini(loaded, "s").content
         assert "evil" not in text.replace("'h dbname=evil'", "") or key == "databases", (key, text)
-        assert len([l for l in text.splitlines() if l.startswith("[")]) == len(
-            [l for l in clean.splitlines() if l.startswith("[")]), (key, text)
-        assert not [l for l in text.splitlines() if l.startswith("admin_users")], (key, text)
+        assert len([line for line in text.splitlines() if line.startswith("[")]) == len(
+            [line for line in clean.splitlines() if line.startswith("[")]), (key, text)
+        assert not [line for line in text.splitlines() if line.startswith("admin_users")], (key, text)
 
 
 # ---------------------------------------------------------------- secrets

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import signal
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -67,7 +67,7 @@ def test_simulated_year_daily(db):
     text = spec_text("{column: at, interval: day, premake: 7, retention: 30 days, default_partition: true}",
                      "    indexes:\n      - {name: metrics_agent_at, columns: [agent, \"at DESC\"]}\n")
     rng = random.Random(7)
-    start = datetime(2026, 1, 1, 9, 30, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
     inserted = 0
     timings = []
     for day in range(365):
@@ -90,7 +90,7 @@ def test_simulated_year_daily(db):
         cutoff = now - timedelta(days=30)
         for name in parts:
             if name != "metrics_default":
-                upper = datetime.strptime(name[-8:], "%Y%m%d").replace(tzinfo=timezone.utc) + timedelta(days=1)
+                upper = datetime.strptime(name[-8:], "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)
                 assert upper > cutoff, (day, name)
         homeless = db.value("SELECT count(*) FROM ONLY metrics_default WHERE at >= %s AND at < %s",
                             (min_lower(parts), today_start + timedelta(days=8)))
@@ -101,18 +101,18 @@ def test_simulated_year_daily(db):
 
 
 def min_lower(parts: dict[str, str]) -> datetime:
-    days = [datetime.strptime(n[-8:], "%Y%m%d").replace(tzinfo=timezone.utc) for n in parts if n != "metrics_default"]
+    days = [datetime.strptime(n[-8:], "%Y%m%d").replace(tzinfo=UTC) for n in parts if n != "metrics_default"]
     return min(days)
 
 
 def test_hourly_for_three_days(db):
     db.execute(TABLE)
     text = spec_text("{column: at, interval: hour, premake: 4, retention: 12 hours, retention_action: drop}")
-    now = datetime(2026, 6, 1, 0, 20, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 1, 0, 20, tzinfo=UTC)
     for _ in range(72):
         apply_at(db, text, now)
         parts = [p for p in attached(db) if p != "metrics_default"]
-        hours = sorted(datetime.strptime(p[-10:], "%Y%m%d%H").replace(tzinfo=timezone.utc) for p in parts)
+        hours = sorted(datetime.strptime(p[-10:], "%Y%m%d%H").replace(tzinfo=UTC) for p in parts)
         current = now.replace(minute=0)
         assert hours[-1] == current + timedelta(hours=4)
         assert hours[0] + timedelta(hours=1) > now - timedelta(hours=12)
@@ -126,7 +126,7 @@ def test_daylight_saving_boundaries(db):
     db.execute(TABLE)
     tz = ZoneInfo("Europe/Berlin")
     text = spec_text("{column: at, interval: day, premake: 3, timezone: Europe/Berlin}")
-    for now in (datetime(2026, 3, 27, 12, tzinfo=timezone.utc), datetime(2026, 10, 23, 12, tzinfo=timezone.utc)):
+    for now in (datetime(2026, 3, 27, 12, tzinfo=UTC), datetime(2026, 10, 23, 12, tzinfo=UTC)):
         apply_at(db, text, now)
     bounds = {name: db.value("SELECT upper - lower FROM (SELECT "
                              "(regexp_match(pg_get_expr(relpartbound, oid), 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz AS lower, "
@@ -139,12 +139,12 @@ def test_daylight_saving_boundaries(db):
     # local midnight starts each partition: a row at 00:30 Berlin time on Oct 25 goes to that day
     insert(db, [datetime(2026, 10, 25, 0, 30, tzinfo=tz), datetime(2026, 10, 25, 23, 30, tzinfo=tz)])
     assert db.value("SELECT count(*) FROM ONLY metrics_p20261025") == 2
-    assert plan_at(db, text, datetime(2026, 10, 23, 12, tzinfo=timezone.utc)).empty
+    assert plan_at(db, text, datetime(2026, 10, 23, 12, tzinfo=UTC)).empty
 
 
 def test_rows_in_default_are_carved_out_exactly_once(db):
     db.execute(TABLE + "CREATE TABLE metrics_default PARTITION OF metrics DEFAULT;")
-    now = datetime(2026, 5, 10, 8, tzinfo=timezone.utc)
+    now = datetime(2026, 5, 10, 8, tzinfo=UTC)
     moments = [now + timedelta(hours=h) for h in range(-30, 100, 3)]
     insert(db, moments)
     assert db.value("SELECT count(*) FROM ONLY metrics_default") == len(moments)
@@ -159,9 +159,9 @@ def test_rows_in_default_are_carved_out_exactly_once(db):
     apply_at(db, text, now)
     assert db.value("SELECT count(*) FROM metrics") == len(moments)
     assert db.value("SELECT count(*) FROM ONLY metrics_default WHERE at < '2026-05-14'") == 0
-    for name, bound in attached(db).items():
+    for name in attached(db):
         if name != "metrics_default":
-            day = datetime.strptime(name[-8:], "%Y%m%d").replace(tzinfo=timezone.utc)
+            day = datetime.strptime(name[-8:], "%Y%m%d").replace(tzinfo=UTC)
             assert db.value(f'SELECT count(*) FROM "{name}" WHERE at < %s OR at >= %s',
                             (day, day + timedelta(days=1))) == 0
 
@@ -180,14 +180,14 @@ def test_adoption_and_foreign_partitions(db):
         CREATE TABLE odd PARTITION OF metrics FOR VALUES FROM ('2026-06-03 12:00+00') TO ('2026-06-04 12:00+00');
     """)
     text = spec_text("{column: at, interval: day, premake: 4, retention: 2 days, default_partition: false}")
-    now = datetime(2026, 6, 1, 6, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 1, 6, tzinfo=UTC)
     plan = plan_at(db, text, now)
     created = [c.name for c in plan.changes if c.action == "create"]
     assert created == ["metrics_p20260605"]  # 01 adopted, 02 covered by june_second, 03-04 overlapped by odd
     notes = {n.name: n.message for n in plan.notes}
     assert "another name" in notes["june_second"] and "not one day bucket" in notes["odd"]
     apply_at(db, text, now)
-    later = datetime(2026, 6, 5, 6, tzinfo=timezone.utc)
+    later = datetime(2026, 6, 5, 6, tzinfo=UTC)
     plan = plan_at(db, text, later)
     detached = [c for c in plan.changes if c.action == "detach"]
     assert [c.name for c in detached] == ["metrics_p20260601"]  # adopted, so retired; foreign ones are not
@@ -196,7 +196,7 @@ def test_adoption_and_foreign_partitions(db):
     assert detached[0].hazards == ("partition-detach",)
     apply_at(db, text, later)
     assert "metrics_p20260601" not in attached(db)
-    again = plan_at(db, text, datetime(2026, 6, 6, 6, tzinfo=timezone.utc))
+    again = plan_at(db, text, datetime(2026, 6, 6, 6, tzinfo=UTC))
     assert "metrics_p20260601" not in [c.name for c in again.changes]  # detached tables are not touched again
 
 
@@ -205,7 +205,7 @@ def test_never_the_last_partition(db):
                        "FOR VALUES FROM ('2026-01-01 00:00+00') TO ('2026-01-02 00:00+00');")
     text = spec_text("{column: at, interval: day, premake: 1, retention: 1 day, default_partition: false, "
                      "start: 2026-01-01}")
-    plan = plan_at(db, text, datetime(2026, 1, 1, 1, tzinfo=timezone.utc))
+    plan = plan_at(db, text, datetime(2026, 1, 1, 1, tzinfo=UTC))
     assert [c.action for c in plan.changes] == ["create"]
 
 
@@ -214,7 +214,7 @@ def test_indexes_follow_every_partition(db):
     text = spec_text("{column: at, interval: day, premake: 2}",
                      "    indexes:\n      - {name: metrics_at, columns: [at]}\n"
                      "      - {name: metrics_agent, columns: [agent], where: \"value > 0\"}\n")
-    now = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 2, 1, tzinfo=UTC)
     apply_at(db, text, now)
     apply_at(db, text, now + timedelta(days=3))
     for name in attached(db):
@@ -226,7 +226,7 @@ def test_indexes_follow_every_partition(db):
 
 def test_killed_while_carving_converges(db, spec_file):
     db.execute(TABLE + "CREATE TABLE metrics_default PARTITION OF metrics DEFAULT;")
-    now = datetime(2026, 7, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 7, 1, 12, tzinfo=UTC)
     insert(db, [now - timedelta(hours=h) for h in range(0, 48)])
     spec = spec_file(spec_text("{column: at, interval: day, premake: 2}"))
     blocker = psycopg.connect(db.dsn)
@@ -308,7 +308,7 @@ def test_interrupted_concurrent_detach_is_finalized(db):
     reader.close()
     assert failure
     text = spec_text("{column: at, interval: day, premake: 1, default_partition: false, start: 2026-01-01}")
-    now = datetime(2026, 1, 1, 5, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 5, tzinfo=UTC)
     plan = plan_at(db, text, now)
     assert [(c.action, c.name) for c in plan.changes] == [("create", "metrics_p20260102"),
                                                          ("finalize", "metrics_p20260101")]

@@ -111,7 +111,7 @@ def test_rendered_pool_routes_reloads_and_keeps_secrets(db, roles, secrets, tmp_
         assert plan.json["changes"][0]["hazards"] == ["restart-required"]
         db.apply(spec, "--allow-hazards", "restart-required")
         after = db.cli("plan", "--format", "json", spec=spec)
-        assert after.exit_code == 0 and any("listen_backlog" == n["name"] for n in after.json["notes"])
+        assert after.exit_code == 0 and any(n["name"] == "listen_backlog" for n in after.json["notes"])
 
         # A reload PgBouncer ignores (here: apply writes a file PgBouncer does not read) is detected.
         other = tmp_path / "elsewhere.ini"
@@ -132,6 +132,7 @@ def test_render_check_reports_stale_lines(tmp_path, spec_file, monkeypatch):
     text = "version: 1\npgbouncer:\n  databases: {d: {host: h, dbname: d}}\n  settings: {default_pool_size: 10}\n"
     spec = spec_file(text)
     from typer.testing import CliRunner
+
     from reconciler.cli import app
     runner = CliRunner()
     assert runner.invoke(app, ["render", "-f", str(spec)]).exit_code == 0
@@ -150,6 +151,7 @@ def test_repository_files_are_fresh():
 
 def test_ini_injection_is_refused(tmp_path, spec_file):
     from typer.testing import CliRunner
+
     from reconciler.cli import app
     cases = [
         'databases: {"x\\n[pgbouncer]": {host: h}}',

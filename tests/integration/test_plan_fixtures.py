@@ -50,7 +50,7 @@ def test_fixture(db, case):
     plan = db.plan_json(spec)
     want = [(c["kind"], c["action"], c["name"]) for c in expected["changes"]]
     assert actions(plan) == want
-    for change, exp in zip(plan["changes"], expected["changes"]):
+    for change, exp in zip(plan["changes"], expected["changes"], strict=True):
         if "hazards" in exp:
             assert change["hazards"] == exp["hazards"], change
     sql = "\n".join(s for c in plan["changes"] for s in c["sql"])

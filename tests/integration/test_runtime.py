@@ -17,8 +17,17 @@ import pytest
 
 from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer, free_port
 from reconciler.pgbouncer.local import LocalPgbouncer
-from reconciler.runtime import (BatchWriter, FlushError, PendingBuffer, PreparedStatements, QueryCache,
-                                QueryTimings, instrument, pool_from_spec, pooling_allows_prepare)
+from reconciler.runtime import (
+    BatchWriter,
+    FlushError,
+    PendingBuffer,
+    PreparedStatements,
+    QueryCache,
+    QueryTimings,
+    instrument,
+    pool_from_spec,
+    pooling_allows_prepare,
+)
 from reconciler.spec import load_spec_text
 from tests.pgtest import wait_for
 
@@ -36,7 +45,7 @@ def sample(i: int) -> tuple:
     return (i, i % 100, i * 7, decimal.Decimal(f"{i}.25"), 1.5, i / 3, i % 2 == 0, f"text {i} 'quoted'",
             f"vc{i}", "abc", bytes([i % 256, 0, 255]), dt.date(2026, 1, 1) + dt.timedelta(days=i),
             dt.time(12, i % 60), dt.datetime(2026, 1, 1, 8, 30) + dt.timedelta(minutes=i),
-            dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=i), dt.timedelta(hours=i),
+            dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=i), dt.timedelta(hours=i),
             uuid.UUID(int=i), {"n": i}, {"nested": [i, "x"]}, ipaddress.ip_address(f"10.0.{i % 256}.1"),
             ipaddress.ip_network("10.1.0.0/16"), [i, i + 1], ["a", None, f"b{i}"])
 
@@ -49,11 +58,11 @@ def test_copy_round_trip_of_all_supported_types(db):
     assert binary.binary is True
     rows = [sample(i) for i in range(1, 301)]
     assert writer.insert(rows[:150]) == 150
-    assert binary.insert([tuple(v for c, v in zip(COLUMNS, r) if c != "ch") for r in rows[150:]]) == 150
+    assert binary.insert([tuple(v for c, v in zip(COLUMNS, r, strict=True) if c != "ch") for r in rows[150:]]) == 150
     db.execute("UPDATE everything SET ch = 'abc' WHERE ch IS NULL")
     back = db.rows(f"SELECT {', '.join(COLUMNS)} FROM everything ORDER BY id")
-    for want, got in zip(rows, back):
-        for column, a, b in zip(COLUMNS, want, got):
+    for want, got in zip(rows, back, strict=True):
+        for column, a, b in zip(COLUMNS, want, got, strict=True):
             if column == "f4":
                 assert abs(a - b) < 1e-6
             elif column == "j":

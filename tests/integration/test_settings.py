@@ -1,20 +1,11 @@
 """Server settings on PostgreSQL 15 and 18: units, reload, restart, validation, cross-checks.
 
-ALTER SYSTEM changes the whole cluster, so each test resets what it set.
+ALTER SYSTEM changes the whole cluster, so each test resets what it set (the ``clean`` fixture).
 """
 
 from __future__ import annotations
 
 import psycopg
-import pytest
-
-
-@pytest.fixture
-def clean(db):
-    yield db
-    with psycopg.connect(db.server.dsn(), autocommit=True) as conn:
-        conn.execute("ALTER SYSTEM RESET ALL")
-        conn.execute("SELECT pg_reload_conf()")
 
 
 def spec(settings: str, extra: str = "") -> str:
@@ -109,7 +100,7 @@ def test_unmanaged_alter_system_values_are_reported_and_pruned(clean, spec_file)
     clean.execute("SELECT pg_reload_conf()")
     path = spec_file(spec("    work_mem: 4MB\n"))
     plan = clean.plan_json(path)
-    assert plan["changes"] == [] and any("cpu_tuple_cost" == n["name"] for n in plan["notes"])
+    assert plan["changes"] == [] and any(n["name"] == "cpu_tuple_cost" for n in plan["notes"])
     prune = spec_file(spec("    work_mem: 4MB\n", "  prune_unmanaged_settings: true\n"), "prune.yaml")
     plan = clean.plan_json(prune)
     assert [(c["action"], c["name"]) for c in plan["changes"]] == [("reset", "cpu_tuple_cost")]

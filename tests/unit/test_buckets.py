@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler import buckets
 from reconciler.buckets import bucket, bucket_at, parse_interval

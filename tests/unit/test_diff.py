@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from reconciler.catalog.desired import DesiredIndex, plain_definition
-from reconciler.catalog.models import (Catalog, Column, IndexDefinition, IndexKey, LiveIndex, LiveTable,
-                                       ServerInfo)
+from reconciler.catalog.models import Catalog, Column, IndexDefinition, IndexKey, LiveIndex, LiveTable, ServerInfo
 from reconciler.diff import TEMP_PREFIX, child_index_name, diff_indexes, temp_index_name
 from reconciler.resources.indexes import index_changes
 from reconciler.spec import load_spec_text

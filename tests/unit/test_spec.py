@@ -8,6 +8,7 @@ from reconciler.spec import load_spec_text
 
 def test_repository_schema_yaml_loads():
     from pathlib import Path
+
     from reconciler.spec import load_spec
     spec = load_spec(Path(__file__).resolve().parents[2] / "schema.yaml")
     names = {i.name for t in spec.tables.values() for i in t.indexes}
