@@ -23,6 +23,7 @@ from .connection import redact, resolve_dsn
 from .errors import PgreconError, SpecError
 from .output import check_format, render_result
 from .spec import load_spec
+from .targets import Target, target_for
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Declarative reconciler for PostgreSQL performance configuration.")
@@ -31,6 +32,8 @@ SpecFile = typer.Option(Path("schema.yaml"), "-f", "--file", help="the spec (sch
 Dsn = typer.Option(None, "--dsn", help="libpq DSN (default: the spec's target.dsn, then PG* variables)")
 Embedded = typer.Option(False, "--embedded", help="target the local demo server (started if needed)")
 Now = typer.Option(None, "--now", help="pin 'now' (ISO 8601) for time-based decisions")
+Patroni = typer.Option(None, "--patroni", help="the Patroni REST API of the target's cluster (default: the "
+                                               "spec's target.patroni)")
 
 
 def Format(default: str = "text") -> Any:
@@ -84,12 +87,17 @@ def _parse_now(now: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _target(spec: Any, dsn: str | None, embedded: bool) -> str:
+def _dsn(spec: Any, dsn: str | None, embedded: bool) -> str:
     if embedded:
         from .demo import embedded_dsn
         return embedded_dsn()
     spec_dsn = spec.secret(("target", "dsn"), spec.target.dsn) if spec and spec.target.dsn else None
     return resolve_dsn(dsn, spec_dsn)
+
+
+def _target(spec: Any, dsn: str | None, embedded: bool, patroni: str | None = None) -> Target:
+    """The command's target: the DSN (flag, spec, PG* variables) and the cluster's Patroni API."""
+    return target_for(spec, _dsn(spec, dsn, embedded), patroni)
 
 
 def _emit(text: str, markup: bool = False) -> None:
@@ -105,14 +113,16 @@ def _emit(text: str, markup: bool = False) -> None:
 @app.command()
 @command("plan")
 def plan(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
-         fmt: str = Format(), out: Path | None = typer.Option(None, "--out", help="save the plan (JSON) for "
-                                                                                 "`apply FILE`")):
+         patroni: str | None = Patroni, fmt: str = Format(),
+         out: Path | None = typer.Option(None, "--out", help="save the plan (JSON) for `apply FILE`")):
     """Show what differs between the spec and the database. Exit 0 in sync, 2 changes pending."""
     from .connection import connect
     from .plan.make import make_plan
     spec = load_spec(file)
-    with connect(_target(spec, dsn, embedded)) as conn:
-        result = make_plan(conn, spec, now=_parse_now(now), fingerprint=bool(out) or fmt in ("json", "sql"))
+    target = _target(spec, dsn, embedded, patroni)
+    with connect(target.dsn) as conn:
+        result = make_plan(conn, spec, now=_parse_now(now), fingerprint=bool(out) or fmt in ("json", "sql"),
+                           target=target)
     if out:
         out.write_text(result.to_json())
     _emit(render_result("plan", fmt, result, lock_timeout_ms=spec.target.lock_timeout,
@@ -127,7 +137,9 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
           allow_hazards: str = typer.Option("", "--allow-hazards", help="hazards to allow: H1,H2 or all"),
           lock_timeout: str | None = typer.Option(None, "--lock-timeout", help="per statement, e.g. 5s"),
           lock_wait: str | None = typer.Option(None, "--lock-wait", help="wait for another apply, e.g. 60s"),
-          fmt: str = Format()):
+          restart: bool = typer.Option(False, "--restart", help="restart, through Patroni, the members waiting "
+                                                               "for a restart (with --allow-hazards restart-required)"),
+          patroni: str | None = Patroni, fmt: str = Format()):
     """Apply the plan (or exactly the saved PLANFILE), then verify the database is in sync."""
     from .apply import ApplyOptions, run_apply
     from .console import ConsoleReporter, err_console
@@ -139,6 +151,8 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
     if unknown:
         raise PgreconError(f"--allow-hazards: unknown hazard {', '.join(sorted(unknown))} "
                            f"(known: {', '.join(h.value for h in Hazard)}, all)")
+    if restart and not allowed & {"restart-required", "all"}:
+        raise PgreconError("--restart restarts servers: allow it with --allow-hazards restart-required")
     saved = None
     if planfile:
         try:
@@ -152,7 +166,8 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
             lock_retries=target.lock_retries, statement_timeout_ms=target.statement_timeout,
             build_timeout_ms=target.build_timeout,
             lock_wait_ms=parse_duration_ms(lock_wait) if lock_wait else target.lock_wait,
-            allow_hazards=allowed)
+            allow_hazards=allowed, restart=restart, settings_timeout_ms=target.settings_timeout,
+            replica_timeout_ms=target.replica_timeout)
     except ValueError as exc:
         raise PgreconError(str(exc)) from None
 
@@ -160,7 +175,7 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
         if fmt == "text":
             err_console.print(render_result("plan", "text", plan), markup=True, highlight=False, end="")
 
-    result = run_apply(_target(spec, dsn, embedded), spec, saved, options, ConsoleReporter(),
+    result = run_apply(_target(spec, dsn, embedded, patroni), spec, saved, options, ConsoleReporter(),
                        now=_parse_now(now), on_plan=show)
     if fmt == "json":
         _emit(render_result("apply", fmt, result))
@@ -174,14 +189,15 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
 @app.command()
 @command("check")
 def check(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
-          fmt: str = Format()):
+          patroni: str | None = Patroni, fmt: str = Format()):
     """Drift detection for a schedule: exit 0 in sync, 2 drift (with a summary), 1 error."""
     from .connection import connect
     from .output.plans import Check
     from .plan.make import make_plan
     spec = load_spec(file)
-    with connect(_target(spec, dsn, embedded)) as conn:
-        result = make_plan(conn, spec, now=_parse_now(now), fingerprint=False)
+    target = _target(spec, dsn, embedded, patroni)
+    with connect(target.dsn) as conn:
+        result = make_plan(conn, spec, now=_parse_now(now), fingerprint=False, target=target)
     _emit(render_result("check", fmt, Check(result, str(file))))
     raise typer.Exit(0 if result.empty else 2)
 
@@ -204,7 +220,7 @@ def inspect(dsn: str | None = Dsn, embedded: bool = Embedded,
     if out and merge:
         raise PgreconError("give --out or --merge, not both")
     sections = parse_include(include)
-    with connect(_target(None, dsn, embedded)) as conn:
+    with connect(_dsn(None, dsn, embedded)) as conn:
         found = inspect_database(conn, tables, sections, pgbouncer_dsn)
     if merge:
         outcome = {"merged": str(merge), "added": merge_into(merge, found)}
@@ -229,7 +245,7 @@ def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
     from .advise.write import write_advice
     from .connection import connect
     spec = load_spec(file)
-    with connect(_target(spec, dsn, embedded)) as conn:
+    with connect(_dsn(spec, dsn, embedded)) as conn:
         advice = run_advise(conn, spec, analyze=analyze)
     _emit(render_result("advise", fmt, advice), markup=fmt == "text")
     if write:
@@ -253,7 +269,7 @@ def maintain(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embe
         if fmt == "text":
             _emit(render_result("maintain-action", "text", action))
 
-    run = run_maintain(_target(spec, dsn, embedded), spec, now=_parse_now(now), dry_run=dry_run, force=force,
+    run = run_maintain(_dsn(spec, dsn, embedded), spec, now=_parse_now(now), dry_run=dry_run, force=force,
                        lock_timeout_ms=spec.target.lock_timeout, on_action=log)
     _emit(render_result("maintain", fmt, run, dry_run=dry_run))
 
@@ -314,7 +330,7 @@ def history(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embed
     from .apply.history import read_history
     from .connection import connect
     spec = load_spec(file)
-    with connect(_target(spec, dsn, embedded)) as conn:
+    with connect(_dsn(spec, dsn, embedded)) as conn:
         rows = read_history(conn, limit)
     _emit(render_result("history", fmt, rows))
 

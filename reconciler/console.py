@@ -59,6 +59,14 @@ class ConsoleReporter:
         self._finish_bar()
         self.console.print(f"    retry {attempt} in {delay:.1f}s: {reason}", markup=False, highlight=False)
 
+    def waiting(self, message: str) -> None:
+        """A wait on the cluster (replicas replaying, members restarting)."""
+        self._finish_bar()
+        now = time.monotonic()
+        if now - self._last_line >= 1.0 or "restart" in message:
+            self._last_line = now
+            self.console.print(f"    {message}", markup=False, highlight=False)
+
     def change_done(self, change: Change, seconds: float) -> None:
         self._finish_bar()
         self.console.print(f"    done in {seconds:.2f}s", markup=False, highlight=False)

@@ -118,3 +118,26 @@ def spec_file(tmp_path):
         path.write_text(text)
         return path
     return write
+
+
+@pytest.fixture(scope="session")
+def ha_cluster():
+    """A Patroni cluster (etcd + two members on PostgreSQL 15), started once for the session."""
+    from .hacluster import HaCluster
+    cluster = HaCluster(size=2).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def ha_db(ha_cluster):
+    """A fresh database on the cluster (created on the leader), dropped after the test; the cluster
+    is healthy again (one leader, every member running) before and after."""
+    ha_cluster.wait_healthy()
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ha_cluster.dsn(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield name
+    ha_cluster.wait_healthy()
+    with psycopg.connect(ha_cluster.dsn(), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -8,16 +8,20 @@ True
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
 
-from ..connection import connect
-from ..errors import ApplyFailed, Refused
+from ..connection import connect, describe_dsn, fetch_value
+from ..errors import ApplyFailed, ConnectionFailed, Refused, SpecError
+from ..kinds import ChangeKind
 from ..plan.make import make_plan
 from ..plan.models import HAZARD_HELP, Hazard, Plan
 from ..spec.models import Spec
+from ..targets import Target
+from .cluster import ClusterOps
 from .executor import ApplyOptions, ApplyReporter, ChangeResult, Executor, SilentReporter
 from .history import History
 from .locking import acquire_apply_lock, release_apply_lock
@@ -31,6 +35,7 @@ class ApplyResult:
     results: list[ChangeResult]
     remaining: Plan
     waited_s: float
+    restarted: list[str] = field(default_factory=list)  # members restarted through Patroni
 
     @property
     def in_sync(self) -> bool:
@@ -54,32 +59,65 @@ def check_hazards(plan: Plan, allowed: frozenset[str]) -> None:
     raise Refused("\n".join(lines))
 
 
-def verify(dsn: str, spec: Spec, now: datetime | None, settle_s: float = 3.0) -> Plan:
+def verify(dsn: str, spec: Spec, now: datetime | None, target: Target | None = None,
+           settle_s: float = 3.0) -> Plan:
     """Re-plan on a fresh connection (a new session sees reloaded settings). A configuration
     reload reaches sessions asynchronously, so setting changes are re-checked for a moment."""
     deadline = time.monotonic() + settle_s
     while True:
         with connect(dsn) as conn:
-            remaining = make_plan(conn, spec, now=now, fingerprint=False)
+            remaining = make_plan(conn, spec, now=now, fingerprint=False, target=target)
         if remaining.empty or time.monotonic() >= deadline or any(c.kind != "setting" for c in remaining.changes):
             return remaining
         time.sleep(0.2)
 
 
-def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOptions = ApplyOptions(),
-              reporter: ApplyReporter | None = None, now: datetime | None = None,
-              on_plan=None) -> ApplyResult:
-    """Apply ``spec`` (or exactly the ``saved`` plan) to the database at ``dsn`` and verify.
+def verify_replicas(target: Target, spec: Spec, now: datetime | None) -> None:
+    """On each replica of a Patroni cluster (read-only): every declared index is there, valid,
+    with the declared definition."""
+    for member in ClusterOps(target).replicas():
+        try:
+            with connect(target.member_dsn(member)) as conn:
+                drift = make_plan(conn, spec, now=now, fingerprint=False, kinds=frozenset({ChangeKind.INDEX}))
+        except (ConnectionFailed, SpecError) as exc:
+            raise ApplyFailed(f"could not verify the indexes on replica {member.name}: {exc.message}") from None
+        if not drift.empty:
+            shown = "; ".join(f"{c.title}: {c.reason}" for c in drift.changes)
+            raise ApplyFailed(f"replica {member.name} does not have the declared indexes after replaying: {shown}")
 
-    The plan is computed (or the saved one checked against the live state) only after the apply
-    lock is held, so concurrent applies never race. ``on_plan(plan)`` is called with the plan
-    about to run. Raises :class:`Refused` or :class:`ApplyFailed`.
+
+def _ran_ddl(results: list[ChangeResult]) -> bool:
+    return any(s.target == "database" for r in results for s in r.change.statements)
+
+
+def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, options: ApplyOptions = ApplyOptions(),
+              reporter: ApplyReporter | None = None, now: datetime | None = None,
+              on_plan: Callable[[Plan], None] | None = None) -> ApplyResult:
+    """Apply ``spec`` (or exactly the ``saved`` plan) to ``target`` and verify.
+
+    DDL goes to the primary: the leader of a Patroni cluster, else the DSN, which must not reach
+    a standby. The plan is computed (or the saved one checked against the live state) only after
+    the apply lock is held, so concurrent applies never race. ``on_plan(plan)`` is called with
+    the plan about to run. After DDL, apply waits until every streaming replica has replayed it
+    (and, on a Patroni cluster, verifies the indexes there). Raises :class:`Refused` or
+    :class:`ApplyFailed`.
     """
+    target = Target(target) if isinstance(target, str) else target
     reporter = reporter or SilentReporter()
+    if options.restart and target.patroni is None:
+        raise Refused("--restart restarts servers through Patroni only; this target names no Patroni REST API "
+                      "(target.patroni.url). Restart the server yourself.")
+    dsn = target.leader_dsn()
+    cluster = ClusterOps(target, options.settings_timeout_ms, options.replica_timeout_ms,
+                         on_wait=getattr(reporter, "waiting", None))
     with connect(dsn) as conn, connect(dsn) as monitor_conn:
+        if fetch_value(conn, "SELECT pg_catalog.pg_is_in_recovery()"):
+            raise Refused(f"{describe_dsn(dsn)} is a standby (in recovery): apply changes the primary only. Point "
+                          f"--dsn at the primary, use a multi-host DSN with target_session_attrs=read-write, or name "
+                          f"the cluster's Patroni REST API (target.patroni.url)")
         waited = acquire_apply_lock(conn, options.lock_wait_ms)
         try:
-            fresh = make_plan(conn, spec, now=now, fingerprint=saved is not None, remember_forms=True)
+            fresh = make_plan(conn, spec, now=now, fingerprint=saved is not None, remember_forms=True, target=target)
             plan = fresh
             if saved is not None:
                 if saved.spec_sha256 != fresh.spec_sha256:
@@ -102,16 +140,23 @@ def run_apply(dsn: str, spec: Spec, saved: Plan | None = None, options: ApplyOpt
                 except psycopg.errors.InsufficientPrivilege:
                     history = None  # recording is a courtesy: no privilege to create pgrecon.history
             try:
-                executor = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=pgbouncer_dsn)
+                executor = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=pgbouncer_dsn,
+                                    cluster=cluster)
                 results = executor.run(plan, history)
+                if _ran_ddl(results):
+                    cluster.wait_for_replicas(conn)
+                    if target.patroni is not None:
+                        verify_replicas(target, spec, now or plan.now)
             except ApplyFailed as exc:
                 if history is not None:
                     history.finish("failed", exc.message)
                 raise
-            remaining = verify(dsn, spec, now or plan.now)
+            remaining = verify(dsn, spec, now or plan.now, target)
             if history is not None:
                 history.finish("succeeded" if remaining.empty else "not in sync")
         finally:
             if not conn.broken:
                 release_apply_lock(conn)
-    return ApplyResult(plan=plan, results=results, remaining=remaining, waited_s=waited)
+    # Restarts come last, with the apply's sessions closed: restarting the leader ends them.
+    restarted = cluster.restart_pending() if options.restart else []
+    return ApplyResult(plan=plan, results=results, remaining=remaining, waited_s=waited, restarted=restarted)

@@ -25,6 +25,7 @@ from ..pgbouncer.live import read_live, reload
 from ..plan.models import Change, Plan, Statement
 from ..render import render_statement
 from ..units import format_duration_ms
+from .cluster import ClusterOps
 from .locking import describe_session
 from .monitor import BuildProgress, StatementMonitor
 
@@ -42,6 +43,9 @@ class ApplyOptions:
     backoff_max_s: float = 30.0
     allow_hazards: frozenset[str] = field(default_factory=frozenset)
     record_history: bool = True
+    restart: bool = False          # restart members that wait for a restart, through Patroni
+    settings_timeout_ms: int = 60_000
+    replica_timeout_ms: int = 60_000
 
 
 class ApplyReporter(Protocol):
@@ -124,8 +128,9 @@ class Executor:
 
     def __init__(self, conn: psycopg.Connection, monitor_conn: psycopg.Connection | None,
                  options: ApplyOptions, reporter: ApplyReporter | None = None, sleep=time.sleep,
-                 pgbouncer_dsn: str | None = None):
+                 pgbouncer_dsn: str | None = None, cluster: ClusterOps | None = None):
         self.pgbouncer_dsn = pgbouncer_dsn
+        self.cluster = cluster
         self.conn = conn
         self.monitor_conn = monitor_conn
         self.options = options
@@ -169,6 +174,8 @@ class Executor:
             return write_config_file(statement.path, statement.content)
         if statement.target == "pgbouncer":
             return self._pgbouncer_reload(statement)
+        if statement.target in ("patroni", "member"):
+            return self._cluster_statement(change, statement)
         opts = self.options
         timeout = opts.build_timeout_ms if statement.timeout == "build" else opts.statement_timeout_ms
         for attempt in range(opts.lock_retries + 1):
@@ -204,6 +211,16 @@ class Executor:
                 self._clean_failed_build(statement)
                 raise ApplyFailed(f"{change.title} failed: {_server_message(exc)}\n"
                                   f"Statement: {statement.sql}") from None
+
+    def _cluster_statement(self, change: Change, statement: Statement) -> None:
+        if self.cluster is None:
+            raise ApplyFailed(f"{change.title} goes through Patroni, but this apply has no cluster (target.patroni)")
+        if statement.target == "member":
+            self.cluster.run_on_member(statement.member or "", statement.sql)
+        elif statement.patch is not None:
+            self.cluster.patch(statement.patch)
+        elif statement.expect is not None:
+            self.cluster.wait_for_settings(statement.expect)
 
     def _pgbouncer_reload(self, statement: Statement, wait_s: float = 3.0) -> None:
         """RELOAD, then check SHOW CONFIG: PgBouncer keeps its old configuration when a reload

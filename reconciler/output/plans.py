@@ -74,6 +74,7 @@ def _apply(result: Any, fmt: str = "text") -> str:
                                         "seconds": round(r.seconds, 3)} for r in result.results],
                            "in_sync": result.in_sync,
                            "waited_for_lock_s": round(result.waited_s, 3),
+                           "restarted": result.restarted,
                            "remaining": [c.model_dump(mode="json") for c in result.remaining.changes]},
                           indent=2) + "\n"
     return render("output/apply.txt.j2", result=result)

@@ -9,10 +9,11 @@ import psycopg
 
 from ..catalog import Catalog, read_catalog
 from ..errors import SpecError
-from ..kinds import Note, SpecProblem
+from ..kinds import ChangeKind, Note, SpecProblem
 from ..perf import paused_gc
 from ..resources import RESOURCE_TYPES, PlanContext
 from ..spec.models import Spec, split_table_key
+from ..targets import Target
 from .models import Change, Plan
 
 
@@ -22,23 +23,25 @@ def read_for_spec(conn: psycopg.Connection, spec: Spec) -> Catalog:
 
 
 def make_plan(conn: psycopg.Connection, spec: Spec, now: datetime | None = None, fingerprint: bool = True,
-              remember_forms: bool = False) -> Plan:
+              remember_forms: bool = False, target: Target | None = None,
+              kinds: frozenset[ChangeKind] | None = None) -> Plan:
     """Everything that differs between ``spec`` and the database behind ``conn``.
 
     Raises :class:`SpecError` when the spec names what the database does not have or declares
     what the server refuses; nothing is changed in the database (``remember_forms``, for apply,
     creates the canonical-form cache and keeps the forms the server computed). ``fingerprint``
     (the hash of the live state a saved plan is checked against) can be skipped when nobody will
-    use it.
+    use it. ``target`` says where the plan goes (a Patroni cluster's settings live in Patroni);
+    ``kinds`` limits the plan to some resource types (verifying a replica's indexes).
     """
     with paused_gc():
         catalog = read_for_spec(conn, spec)
-        ctx = PlanContext(conn, spec, catalog, pinned_now=now, remember_forms=remember_forms)
+        ctx = PlanContext(conn, spec, catalog, pinned_now=now, remember_forms=remember_forms, target=target)
         problems: list[SpecProblem] = []
         notes: list[Note] = []
         phased: list[tuple[int, Change]] = []
         for resource in RESOURCE_TYPES:
-            if not resource.declared(spec):
+            if not resource.declared(spec) or (kinds is not None and resource.kind not in kinds):
                 continue
             diff = resource.diff(ctx, resource.read(ctx))
             ctx.diffs[resource.kind] = diff

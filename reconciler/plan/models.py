@@ -61,11 +61,15 @@ class Statement(_Frozen):
     timeout: Literal["ddl", "build"] = Field("ddl", description="which statement_timeout applies")
     builds: tuple[str, str] | None = Field(None, description="(schema, index) this statement builds")
     block: bool = Field(False, description="several statements that run together in one transaction")
-    target: Literal["database", "pgbouncer", "file"] = Field(
-        "database", description="where it runs: the database, the PgBouncer admin console, or a file write")
+    target: Literal["database", "pgbouncer", "file", "patroni", "member"] = Field(
+        "database", description="where it runs: the database (its leader on a cluster), the PgBouncer admin "
+                                "console, a file write, Patroni's REST API, or one member of a Patroni cluster")
     path: str | None = Field(None, description="file target: the file written")
     content: str | None = Field(None, description="file target: what is written")
-    expect: dict[str, str] | None = Field(None, description="pgbouncer target: SHOW CONFIG values to see after")
+    expect: dict[str, str] | None = Field(None, description="pgbouncer target: SHOW CONFIG values to see after; "
+                                                            "patroni target: settings every member must run")
+    patch: dict[str, Any] | None = Field(None, description="patroni target: the PATCH /config body")
+    member: str | None = Field(None, description="member target: the Patroni member it runs on")
 
 
 class Change(_Frozen):
@@ -79,6 +83,7 @@ class Change(_Frozen):
     statements: tuple[Statement, ...] = ()
     hazards: tuple[Hazard, ...] = ()
     requires_restart: bool = False
+    via: str | None = Field(None, description="how it is applied when not by SQL on the target: patroni")
     details: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")

@@ -29,6 +29,7 @@ from ..diff.common import Diff
 from ..kinds import ChangeKind
 from ..plan.models import Change
 from ..spec.models import Spec
+from ..targets import Target
 
 __all__ = ["Diff", "InspectContext", "PlanContext", "ResourceType"]
 
@@ -46,6 +47,7 @@ class PlanContext:
     spec: Spec
     catalog: Catalog
     pinned_now: datetime | None = None
+    target: Target | None = None  # where the plan goes (a Patroni cluster's settings live in Patroni)
     remember_forms: bool = False  # apply: create the canonical-form cache and keep what was computed
     diffs: dict[ChangeKind, Diff[Any]] = field(default_factory=dict)
     _now: datetime | None = field(default=None, repr=False)

@@ -1,30 +1,49 @@
 """Server settings (postgresql.conf): typed and unit-aware (see :mod:`reconciler.settings.values`).
-On a standalone server they are written with ``ALTER SYSTEM`` and the configuration reloaded
-once, at the end; each change says whether it takes effect on reload, for new sessions or after
-a restart (``restart-required``). Settings go first in the plan."""
+
+The backend is chosen per target. On a standalone server settings are written with
+``ALTER SYSTEM`` and the configuration reloaded once, at the end. On a Patroni cluster they go
+into Patroni's dynamic configuration (``PATCH /config``), which Patroni applies on every member
+and keeps across failovers; ALTER SYSTEM values on a member that shadow it are reset there.
+Each change says whether it takes effect on reload, for new sessions or after a restart
+(``restart-required``). Settings go first in the plan."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import psycopg
 from psycopg.rows import dict_row
 
 from ..catalog.settings import LiveSettings, read_settings
+from ..connection import open_connection
+from ..diff.patroni_settings import MemberState, PatroniSettingDiff, diff_patroni_settings
 from ..diff.settings import SettingAction, SettingDiff, diff_settings
+from ..errors import ConnectionFailed
 from ..kinds import Action, ChangeKind
 from ..plan.models import Change, Hazard, Statement
-from ..render import render_statement
+from ..render import quote_literal, render_statement
 from ..settings.desired import desired_settings
 from ..settings.values import SettingDef, SettingValueError, display, normalize
 from ..spec.models import Spec
-from .base import InspectContext, PlanContext, ResourceType
+from ..targets import Target
+from .base import Diff, InspectContext, PlanContext, ResourceType
 
 EFFECTS = {"restart": "takes effect after a restart", "reload": "takes effect on reload",
            "new sessions": "new sessions only"}
 
 
-class ServerSettings(ResourceType[LiveSettings, SettingAction]):
+@dataclass
+class PatroniState:
+    """What a Patroni cluster says: its dynamic configuration, each member's live settings, and
+    the definitions (type, unit, context) of the settings involved."""
+
+    dynamic: dict[str, Any]
+    definitions: dict[str, SettingDef]
+    members: list[MemberState]
+
+
+class ServerSettings(ResourceType[Any, Any]):
     kind: ClassVar[ChangeKind] = ChangeKind.SETTING
     section: ClassVar[str] = "settings"
     phase: ClassVar[int] = 10
@@ -32,26 +51,90 @@ class ServerSettings(ResourceType[LiveSettings, SettingAction]):
     def declared(self, spec: Spec) -> bool:
         return spec.postgres is not None
 
-    def read(self, ctx: PlanContext) -> LiveSettings:
+    def read(self, ctx: PlanContext) -> LiveSettings | PatroniState:
         desired = desired_settings(ctx.spec, ctx.catalog.server.major)
+        if ctx.target is not None and ctx.target.patroni is not None:
+            return read_patroni(ctx.target, ctx.conn, list(desired))
         return read_settings(ctx.conn, [*desired, "shared_preload_libraries"])
 
-    def diff(self, ctx: PlanContext, live: LiveSettings) -> SettingDiff:
+    def diff(self, ctx: PlanContext, live: LiveSettings | PatroniState) -> SettingDiff | PatroniSettingDiff:
         spec, catalog = ctx.spec, ctx.catalog
         assert spec.postgres is not None
         desired = desired_settings(spec, catalog.server.major)
+        if isinstance(live, PatroniState):
+            return diff_patroni_settings(desired, live.dynamic, live.definitions, live.members,
+                                         spec.postgres.prune_unmanaged_settings)
         modules = {name.lower() for name, ext in catalog.extensions.items() if ext.available}
         preload = live.values.get("shared_preload_libraries")
         if preload is not None:
             modules |= {part.strip().lower() for part in preload.setting.split(",") if part.strip()}
         return diff_settings(desired, live, modules, spec.postgres.prune_unmanaged_settings, catalog.server.major)
 
-    def changes(self, diff: SettingDiff) -> list[tuple[int, Change]]:  # type: ignore[override]
+    def changes(self, diff: Diff[Any]) -> list[tuple[int, Change]]:
+        if isinstance(diff, PatroniSettingDiff):
+            return [(self.phase, change) for change in patroni_setting_changes(diff)]
+        assert isinstance(diff, SettingDiff)
         return [(self.phase, change) for change in setting_changes(diff.actions)]
 
     def export(self, ctx: InspectContext) -> dict[str, Any]:
         settings = configured_settings(ctx.conn)
         return {"postgres": {"settings": settings}} if settings else {}
+
+
+def read_patroni(target: Target, conn: psycopg.Connection, names: list[str]) -> PatroniState:
+    """Patroni's dynamic configuration and cluster view, and every member's live settings (the
+    declared ones, and whatever ALTER SYSTEM wrote there)."""
+    assert target.patroni is not None
+    dynamic = target.patroni.parameters()
+    cluster = target.patroni.cluster()
+    wanted = sorted({*(n.lower() for n in names), *(n.lower() for n in dynamic)})
+    definitions = {name: s.definition for name, s in read_settings(conn, wanted).values.items()}
+    members = []
+    for member in cluster.members:
+        try:
+            with open_connection(target.member_dsn(member), autocommit=True) as member_conn:
+                live = read_settings(member_conn, wanted)
+            members.append(MemberState(member.name, member.role, member.pending_restart, live))
+        except (ConnectionFailed, psycopg.Error) as exc:
+            message = exc.message if isinstance(exc, ConnectionFailed) else str(exc).strip()
+            members.append(MemberState(member.name, member.role, member.pending_restart, None, message))
+    return PatroniState(dynamic, definitions, members)
+
+
+def _patch_text(name: str, text: str) -> str:
+    return f"PATCH /config postgresql.parameters.{name} = {quote_literal(text)}"
+
+
+def patroni_setting_changes(diff: PatroniSettingDiff) -> list[Change]:
+    """PATCH /config for each setting (Patroni applies it on every member; apply waits until
+    every member runs it), and ALTER SYSTEM RESET on a member for each value that shadows it."""
+    changes = []
+    sets = [a for a in diff.actions if a.action == "set"]
+    for number, action in enumerate(sets, start=1):
+        statements = [Statement(sql=_patch_text(action.name, action.text or ""), target="patroni", transactional=False,
+                                patch={"postgresql": {"parameters": {action.name: action.text}}})]
+        if number == len(sets):
+            statements.append(Statement(sql="-- wait until every member runs the new values (or waits for a restart)",
+                                        target="patroni", transactional=False,
+                                        expect={a.name: a.text or "" for a in sets}))
+        restart = action.effect == "restart"
+        reason = f"{action.current} -> {action.desired} ({EFFECTS.get(action.effect, action.effect)}; through Patroni)"
+        if action.source != "spec":
+            reason += f"; derived: {action.source.removeprefix('tune: ')}"
+        changes.append(Change(kind=ChangeKind.SETTING, action=Action.SET, name=action.name, reason=reason,
+                              statements=tuple(statements), via="patroni",
+                              hazards=(Hazard.RESTART_REQUIRED,) if restart else (), requires_restart=restart,
+                              details={"from": action.current, "to": action.desired, "effect": action.effect,
+                                       "source": action.source}))
+    for action in (a for a in diff.actions if a.action == "reset"):
+        member = action.member or ""
+        reset = [Statement(sql=render_statement("alter_system", name=tuple(action.name.lower().split(".")), value=None),
+                           target="member", member=member, transactional=False),
+                 Statement(sql=render_statement("reload_conf"), target="member", member=member)]
+        changes.append(Change(kind=ChangeKind.SETTING, action=Action.RESET, name=action.name,
+                              reason=f"{action.source} ({action.current}); reset on {member}", statements=tuple(reset),
+                              details={"member": member, "from": action.current}))
+    return changes
 
 
 NOT_EXPORTED = frozenset({"data_directory", "hba_file", "ident_file", "config_file", "external_pid_file"})

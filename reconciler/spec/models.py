@@ -227,15 +227,37 @@ class ExtensionSpec(StrictModel):
 
 # --------------------------------------------------------------------------- target
 
+class PatroniSpec(StrictModel):
+    """The REST API of the Patroni cluster the target belongs to (any member's URL)."""
+
+    url: str = Field(description="e.g. http://10.0.0.1:8008")
+    username: EnvSecret | None = Field(None, description="REST API basic auth; ${ENV} is expanded; never printed")
+    password: EnvSecret | None = None
+    verify: bool = Field(True, description="check the server's TLS certificate (https)")
+    cacert: str | None = Field(None, description="CA bundle for the server's TLS certificate")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
+            raise ValueError(f"not an http(s) URL: {value!r} (e.g. http://10.0.0.1:8008)")
+        return value.rstrip("/")
+
+
 class TargetSpec(StrictModel):
     """Where and how to connect and run DDL."""
 
     dsn: EnvSecret | None = Field(None, description="libpq DSN; ${ENV} is expanded; never printed")
+    patroni: PatroniSpec | None = Field(None, description="the target is a Patroni cluster: settings go through "
+                                                          "Patroni, DDL to its leader")
     lock_timeout: DurationMs = Field(5000, description="lock_timeout for each DDL statement")
     lock_retries: int = Field(5, ge=0, le=100, description="retries after a lock timeout, with backoff")
     statement_timeout: DurationMs = Field(60_000, description="statement_timeout for quick DDL")
     build_timeout: DurationMs = Field(0, description="statement_timeout for index builds (0: none)")
     lock_wait: DurationMs = Field(60_000, description="how long apply waits for another apply")
+    replica_timeout: DurationMs = Field(60_000, description="how long apply waits for replicas to replay its DDL")
+    settings_timeout: DurationMs = Field(60_000, description="how long apply waits for every member of a Patroni "
+                                                             "cluster to apply new settings (or a restart)")
 
 
 class Spec(StrictModel):
