@@ -32,6 +32,9 @@ SpecFile = typer.Option(Path("schema.yaml"), "-f", "--file", help="the spec (sch
 Dsn = typer.Option(None, "--dsn", help="libpq DSN (default: the spec's target.dsn, then PG* variables)")
 Embedded = typer.Option(False, "--embedded", help="target the local demo server (started if needed)")
 Now = typer.Option(None, "--now", help="pin 'now' (ISO 8601) for time-based decisions")
+FleetFile = typer.Option(None, "--fleet", help="every target of this fleet file (fleet.yaml), one report")
+Only = typer.Option(None, "--only", help="fleet: only these targets (NAME,NAME)")
+Wave = typer.Option(None, "--wave", help="fleet: only this wave")
 Patroni = typer.Option(None, "--patroni", help="the Patroni REST API of the target's cluster (default: the "
                                                "spec's target.patroni)")
 
@@ -58,7 +61,7 @@ def command(name: str):
         def wrapper(*args, **kwargs):
             try:
                 if "fmt" in kwargs:
-                    check_format(name, kwargs["fmt"])
+                    check_format("fleet" if kwargs.get("fleet") else name, kwargs["fmt"])
                 return fn(*args, **kwargs)
             except typer.Exit:
                 raise
@@ -114,10 +117,13 @@ def _emit(text: str, markup: bool = False) -> None:
 @command("plan")
 def plan(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
          patroni: str | None = Patroni, fmt: str = Format(),
-         out: Path | None = typer.Option(None, "--out", help="save the plan (JSON) for `apply FILE`")):
+         out: Path | None = typer.Option(None, "--out", help="save the plan (JSON) for `apply FILE`"),
+         fleet: Path | None = FleetFile, only: str | None = Only, wave: str | None = Wave):
     """Show what differs between the spec and the database. Exit 0 in sync, 2 changes pending."""
     from .connection import connect
     from .plan.make import make_plan
+    if fleet:
+        _fleet_plan("plan", fleet, only, wave, now, fmt)
     spec = load_spec(file)
     target = _target(spec, dsn, embedded, patroni)
     with connect(target.dsn) as conn:
@@ -139,13 +145,14 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
           lock_wait: str | None = typer.Option(None, "--lock-wait", help="wait for another apply, e.g. 60s"),
           restart: bool = typer.Option(False, "--restart", help="restart, through Patroni, the members waiting "
                                                                "for a restart (with --allow-hazards restart-required)"),
-          patroni: str | None = Patroni, fmt: str = Format()):
+          patroni: str | None = Patroni, fmt: str = Format(),
+          fleet: Path | None = FleetFile, only: str | None = Only, wave: str | None = Wave,
+          continue_on_error: bool = typer.Option(False, "--continue-on-error",
+                                                 help="fleet: start later waves even when a target failed")):
     """Apply the plan (or exactly the saved PLANFILE), then verify the database is in sync."""
-    from .apply import ApplyOptions, run_apply
+    from .apply import options_for, run_apply
     from .console import ConsoleReporter, err_console
     from .plan.models import Hazard, Plan
-    from .units import parse_duration_ms
-    spec = load_spec(file)
     allowed = frozenset(h.strip() for h in allow_hazards.split(",") if h.strip())
     unknown = allowed - {h.value for h in Hazard} - {"all"}
     if unknown:
@@ -153,23 +160,20 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
                            f"(known: {', '.join(h.value for h in Hazard)}, all)")
     if restart and not allowed & {"restart-required", "all"}:
         raise PgreconError("--restart restarts servers: allow it with --allow-hazards restart-required")
+    if fleet:
+        if planfile:
+            raise PgreconError("a saved plan is for one database; apply --fleet plans each target itself")
+        _fleet_apply(fleet, only, wave, now, fmt, allowed, restart, continue_on_error,
+                     _duration("--lock-timeout", lock_timeout), _duration("--lock-wait", lock_wait))
+    spec = load_spec(file)
     saved = None
     if planfile:
         try:
             saved = Plan.model_validate_json(planfile.read_text())
         except (OSError, ValueError) as exc:
             raise PgreconError(f"{planfile}: not a pgrecon plan file ({str(exc).splitlines()[0]})") from None
-    try:
-        target = spec.target
-        options = ApplyOptions(
-            lock_timeout_ms=parse_duration_ms(lock_timeout) if lock_timeout else target.lock_timeout,
-            lock_retries=target.lock_retries, statement_timeout_ms=target.statement_timeout,
-            build_timeout_ms=target.build_timeout,
-            lock_wait_ms=parse_duration_ms(lock_wait) if lock_wait else target.lock_wait,
-            allow_hazards=allowed, restart=restart, settings_timeout_ms=target.settings_timeout,
-            replica_timeout_ms=target.replica_timeout)
-    except ValueError as exc:
-        raise PgreconError(str(exc)) from None
+    options = options_for(spec.target, allowed, restart, _duration("--lock-timeout", lock_timeout),
+                          _duration("--lock-wait", lock_wait))
 
     def show(plan):
         if fmt == "text":
@@ -186,14 +190,57 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
         _emit(render_result("apply", fmt, result))
 
 
+def _only(only: str | None) -> list[str] | None:
+    return [n.strip() for n in only.split(",") if n.strip()] if only else None
+
+
+def _fleet_plan(command_name: str, fleet_file: Path, only: str | None, wave: str | None, now: str | None,
+                fmt: str) -> None:
+    from .console import FleetProgress
+    from .fleet import load_fleet, plan_fleet
+    fleet = load_fleet(fleet_file)
+    targets = fleet.select(_only(only), wave)
+    with FleetProgress() as progress:
+        run = plan_fleet(fleet, targets, _parse_now(now), progress, command_name)
+    _emit(render_result("fleet", fmt, run), markup=fmt == "text")
+    raise typer.Exit(run.exit_code)
+
+
+def _duration(flag: str, text: str | None) -> int | None:
+    from .units import parse_duration_ms
+    if text is None:
+        return None
+    try:
+        return parse_duration_ms(text)
+    except ValueError as exc:
+        raise PgreconError(f"{flag}: {exc}") from None
+
+
+def _fleet_apply(fleet_file: Path, only: str | None, wave: str | None, now: str | None, fmt: str,
+                 allowed: frozenset[str], restart: bool, continue_on_error: bool, lock_timeout_ms: int | None,
+                 lock_wait_ms: int | None) -> None:
+    from .console import FleetProgress
+    from .fleet import apply_fleet, load_fleet
+    fleet = load_fleet(fleet_file)
+    targets = fleet.select(_only(only), wave)
+    with FleetProgress() as progress:
+        run = apply_fleet(fleet, targets, allowed, restart, lock_timeout_ms, lock_wait_ms, _parse_now(now),
+                          continue_on_error, progress)
+    _emit(render_result("fleet", fmt, run), markup=fmt == "text")
+    raise typer.Exit(run.exit_code)
+
+
 @app.command()
 @command("check")
 def check(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
-          patroni: str | None = Patroni, fmt: str = Format()):
+          patroni: str | None = Patroni, fmt: str = Format(),
+          fleet: Path | None = FleetFile, only: str | None = Only, wave: str | None = Wave):
     """Drift detection for a schedule: exit 0 in sync, 2 drift (with a summary), 1 error."""
     from .connection import connect
     from .output.plans import Check
     from .plan.make import make_plan
+    if fleet:
+        _fleet_plan("check", fleet, only, wave, now, fmt)
     spec = load_spec(file)
     target = _target(spec, dsn, embedded, patroni)
     with connect(target.dsn) as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from rich.console import Console
@@ -75,3 +76,39 @@ class ConsoleReporter:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class FleetProgress:
+    """One line per running target on a terminal (``name: planning``); silent otherwise.
+    Called from the fleet's worker threads."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or err_console
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> FleetProgress:
+        if self.console.is_terminal:
+            self._progress = Progress(TextColumn("  {task.description}"), TimeElapsedColumn(), console=self.console,
+                                      transient=True)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, name: str, doing: str) -> None:
+        if self._progress is None:
+            return
+        with self._lock:
+            task = self._tasks.get(name)
+            if not doing:
+                if task is not None:
+                    self._progress.remove_task(task)
+                    del self._tasks[name]
+            elif task is None:
+                self._tasks[name] = self._progress.add_task(f"{name}: {doing}")
+            else:
+                self._progress.update(task, description=f"{name}: {doing}")

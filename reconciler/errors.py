@@ -39,10 +39,10 @@ class Problem:
 class SpecError(PgreconError):
     """The spec is invalid; carries every problem found, each with its location."""
 
-    def __init__(self, problems: list[Problem]):
-        self.problems = sorted(problems, key=lambda p: (p.line or 0, p.path))
+    def __init__(self, problems: list[Problem], what: str = "the spec"):
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0, p.path))
         count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in the spec:"
+        head = f"{count} problem{'s' if count != 1 else ''} in {what}:"
         super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
 
 

@@ -8,10 +8,14 @@ included: they only read).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from pydantic import SecretStr
 
 from .connection import describe_dsn
 from .errors import ConnectionFailed
+from .kinds import SpecPath
 from .patroni import PatroniClient, PatroniCluster, PatroniMember, member_dsn
 from .spec.models import PatroniSpec, Spec
 
@@ -49,10 +53,14 @@ class Target:
         return member_dsn(self.dsn, member)
 
 
-def patroni_client(spec: Spec, patroni: PatroniSpec, path: tuple[str, ...] = ("target", "patroni")) -> PatroniClient:
-    """A client for ``patroni`` with its secrets expanded (located errors when a variable is missing)."""
-    username = spec.secret((*path, "username"), patroni.username) if patroni.username else None
-    password = spec.secret((*path, "password"), patroni.password) if patroni.password else None
+Expand = Callable[[SpecPath, SecretStr], str]
+
+
+def patroni_client(patroni: PatroniSpec, expand: Expand, path: SpecPath = ("target", "patroni")) -> PatroniClient:
+    """A client for ``patroni``, its secrets expanded by ``expand`` (the spec's or the fleet
+    file's: a missing variable is an error located in that file)."""
+    username = expand((*path, "username"), patroni.username) if patroni.username else None
+    password = expand((*path, "password"), patroni.password) if patroni.password else None
     return PatroniClient(patroni.url, username, password, patroni.verify, patroni.cacert)
 
 
@@ -61,6 +69,6 @@ def target_for(spec: Spec | None, dsn: str, patroni_url: str | None = None, name
     if patroni_url:
         return Target(dsn, PatroniClient(patroni_url.rstrip("/")), name)
     if spec is not None and spec.target.patroni is not None:
-        return Target(dsn, patroni_client(spec, spec.target.patroni), name)
+        return Target(dsn, patroni_client(spec.target.patroni, spec.secret), name)
     return Target(dsn, None, name)
 

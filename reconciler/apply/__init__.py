@@ -22,11 +22,12 @@ from ..plan.models import HAZARD_HELP, Hazard, Plan
 from ..spec.models import Spec
 from ..targets import Target
 from .cluster import ClusterOps
-from .executor import ApplyOptions, ApplyReporter, ChangeResult, Executor, SilentReporter
+from .executor import ApplyOptions, ApplyReporter, ChangeResult, Executor, SilentReporter, options_for
 from .history import History
 from .locking import acquire_apply_lock, release_apply_lock
 
-__all__ = ["ApplyOptions", "ApplyReporter", "ApplyResult", "SilentReporter", "check_hazards", "run_apply"]
+__all__ = ["ApplyOptions", "ApplyReporter", "ApplyResult", "SilentReporter", "check_hazards", "options_for",
+           "run_apply"]
 
 
 @dataclass

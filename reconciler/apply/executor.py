@@ -24,6 +24,7 @@ from ..errors import ApplyFailed
 from ..pgbouncer.live import read_live, reload
 from ..plan.models import Change, Plan, Statement
 from ..render import render_statement
+from ..spec.models import TargetSpec
 from ..units import format_duration_ms
 from .cluster import ClusterOps
 from .locking import describe_session
@@ -46,6 +47,17 @@ class ApplyOptions:
     restart: bool = False          # restart members that wait for a restart, through Patroni
     settings_timeout_ms: int = 60_000
     replica_timeout_ms: int = 60_000
+
+
+def options_for(spec_target: TargetSpec, allow_hazards: frozenset[str] = frozenset(), restart: bool = False,
+                lock_timeout_ms: int | None = None, lock_wait_ms: int | None = None) -> ApplyOptions:
+    """Apply options from a spec's ``target`` section, with the command line's overrides."""
+    return ApplyOptions(lock_timeout_ms=lock_timeout_ms or spec_target.lock_timeout,
+                        lock_retries=spec_target.lock_retries, statement_timeout_ms=spec_target.statement_timeout,
+                        build_timeout_ms=spec_target.build_timeout,
+                        lock_wait_ms=lock_wait_ms or spec_target.lock_wait, allow_hazards=allow_hazards,
+                        restart=restart, settings_timeout_ms=spec_target.settings_timeout,
+                        replica_timeout_ms=spec_target.replica_timeout)
 
 
 class ApplyReporter(Protocol):

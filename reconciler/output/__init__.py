@@ -7,7 +7,7 @@ declare, listing the valid ones.
 ('text', 'json')
 """
 
-from . import plans, reports  # the modules register their renderers
+from . import fleets, plans, reports  # the modules register their renderers
 from .registry import check_format, formats, render_result
 
-__all__ = ["check_format", "formats", "plans", "render_result", "reports"]
+__all__ = ["check_format", "fleets", "formats", "plans", "render_result", "reports"]

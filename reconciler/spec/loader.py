@@ -129,15 +129,24 @@ def load_spec_text(text: str, file: str = "schema.yaml") -> Spec:
         return _load(text, file)
 
 
-def _load(text: str, file: str) -> Spec:
+M = typing.TypeVar("M", bound=BaseModel)
+
+
+def validate_document(text: str, file: str, model: type[M], what: str = "spec") -> tuple[M, SpecSource]:
+    """Parse YAML ``text`` and validate it as ``model``; every problem is located (file, line,
+    field path). Used for specs and fleet files alike."""
     data, lines = parse_yaml(text, file)
     source = SpecSource(file=file, sha256=hashlib.sha256(text.encode()).hexdigest(), lines=lines)
     if not isinstance(data, dict):
-        raise SpecError([Problem(file, source.line_of(()), "", "the spec must be a mapping with 'version: 1'")])
+        raise SpecError([Problem(file, source.line_of(()), "", f"the {what} must be a mapping with 'version: 1'")])
     try:
-        spec = Spec.model_validate(data)
+        return model.model_validate(data), source
     except ValidationError as exc:
-        raise SpecError(_problems_from(exc, data, source)) from None
+        raise SpecError(_problems_from(exc, data, source, model)) from None
+
+
+def _load(text: str, file: str) -> Spec:
+    spec, source = validate_document(text, file, Spec)
     problems = [source.problem(p, msg) for p, msg in spec.semantic_problems()]
     if problems:
         raise SpecError(problems)
@@ -162,9 +171,9 @@ def _data_path(loc: tuple[str | int, ...], data: Any) -> SpecPath:
     return tuple(path)
 
 
-def _model_at(path: SpecPath) -> type[BaseModel] | None:
-    """The spec model that holds the mapping at ``path`` (to suggest the keys it accepts)."""
-    current: Any = Spec
+def _model_at(path: SpecPath, root: type[BaseModel] = Spec) -> type[BaseModel] | None:
+    """The model that holds the mapping at ``path`` (to suggest the keys it accepts)."""
+    current: Any = root
     for part in path:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
@@ -196,14 +205,15 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def _problems_from(exc: ValidationError, data: Any, source: SpecSource) -> list[Problem]:
+def _problems_from(exc: ValidationError, data: Any, source: SpecSource,
+                   root: type[BaseModel] = Spec) -> list[Problem]:
     problems: dict[str, Problem] = {}
     for err in exc.errors():
         loc = tuple(err["loc"])
         path = _data_path(loc, data)
         kind = err["type"]
         if kind == "extra_forbidden":
-            model = _model_at(path[:-1])
+            model = _model_at(path[:-1], root)
             message = f"unknown key {path[-1]!r}"
             if model is not None:
                 allowed = [f.alias or n for n, f in model.model_fields.items()]

@@ -233,3 +233,61 @@ def test_leader_killed_during_a_concurrent_build_then_the_next_apply_converges(h
         with psycopg.connect(replica.dsn(ha_db)) as conn:
             assert conn.execute("SELECT bool_and(indisvalid) FROM pg_index WHERE indrelid = 'events'::regclass"
                                 ).fetchone()[0] is True
+
+
+def test_fleet_of_a_cluster_two_standalone_databases_and_an_unreachable_target(ha_cluster, ha_db, servers,
+                                                                                tmp_path):
+    from reconciler.localserver import free_port
+    server = servers("18")
+    standalone = []
+    for n in range(2):
+        name = f"fleet_{n}_{ha_db}"
+        with psycopg.connect(server.dsn(), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        standalone.append(server.dsn(name))
+    for dsn in [ha_cluster.dsn(ha_db), *standalone]:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE t (a int, b int)")
+    with psycopg.connect(standalone[0], autocommit=True) as conn:
+        conn.execute("ALTER TABLE t RENAME COLUMN a TO x")          # the canary lacks the declared column
+    (tmp_path / "schema.yaml").write_text("version: 1\ntables:\n  public.t:\n    indexes:\n"
+                                          "      - {name: t_a, columns: [a]}\n")
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(f"""version: 1
+parallel: 4
+targets:
+  - {{name: canary, dsn: "{standalone[0]}", wave: canary}}
+  - {{name: cluster, dsn: "{ha_cluster.dsn(ha_db)}", patroni: {{url: "{ha_cluster.patroni_url}"}}, wave: main}}
+  - {{name: tenant, dsn: "{standalone[1]}", wave: main}}
+  - {{name: gone, dsn: "host=127.0.0.1 port={free_port()} dbname=x user=postgres connect_timeout=3", wave: main}}
+""")
+    try:
+        plan = cli("plan", "--fleet", str(fleet), "--format", "json")
+        assert plan.exit_code == 1
+        data = json.loads(plan.stdout)
+        assert [t["name"] for t in data["targets"]] == ["canary", "cluster", "tenant", "gone"]
+        assert data["errors"] == 2   # the unreachable target, and the canary's missing column
+        by_name = {t["name"]: t for t in data["targets"]}
+        assert by_name["cluster"]["server_version"].startswith("15") and by_name["cluster"]["changes"]
+        assert by_name["tenant"]["server_version"].startswith("18")
+
+        applied = cli("apply", "--fleet", str(fleet), "--format", "json")
+        assert applied.exit_code == 1
+        by_name = {t["name"]: t for t in json.loads(applied.stdout)["targets"]}
+        assert by_name["canary"]["error"] and all(by_name[n]["untouched"] for n in ("cluster", "tenant", "gone"))
+        with psycopg.connect(ha_cluster.dsn(ha_db)) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 't'").fetchone()[0] == 0
+
+        with psycopg.connect(standalone[0], autocommit=True) as conn:
+            conn.execute("ALTER TABLE t RENAME COLUMN x TO a")
+        done = cli("apply", "--fleet", str(fleet), "--only", "canary,cluster,tenant")
+        assert done.exit_code == 0, done.stdout + done.stderr
+        for replica in ha_cluster.replicas():
+            with psycopg.connect(replica.dsn(ha_db)) as conn:
+                assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname = 't_a'").fetchone()[0] == 1
+        assert cli("check", "--fleet", str(fleet), "--only", "canary,cluster,tenant").exit_code == 0
+    finally:
+        for dsn in standalone:
+            name = dsn.rsplit("dbname=", 1)[-1].split()[0]
+            with psycopg.connect(server.dsn(), autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
