@@ -109,6 +109,30 @@ def bucket(interval: BucketInterval, index: int, tz: ZoneInfo, start: datetime |
                   datetime(lo_day.year, lo_day.month, lo_day.day), datetime(hi_day.year, hi_day.month, hi_day.day))
 
 
+def pieces(b: Bucket, taken: list[tuple[datetime, datetime]], tz: ZoneInfo) -> list[Bucket]:
+    """What of bucket ``b`` no range in ``taken`` covers, as buckets of their own (partial ones
+    where a hand-made partition with other bounds overlaps ``b``), in time order.
+
+    >>> day = bucket(parse_interval("day"), 0, ZoneInfo("UTC"))
+    >>> six = day.lower + timedelta(hours=6)
+    >>> [(p.lower.hour, p.upper.hour) for p in pieces(day, [(six - timedelta(days=1), six)], ZoneInfo("UTC"))]
+    [(6, 0)]
+    """
+    free = [(b.lower, b.upper)]
+    for lo, hi in taken:
+        cut = []
+        for start, end in free:
+            if hi <= start or lo >= end:
+                cut.append((start, end))
+                continue
+            if lo > start:
+                cut.append((start, lo))
+            if hi < end:
+                cut.append((hi, end))
+        free = cut
+    return [Bucket(b.index, start, end, _wall(start, tz), _wall(end, tz)) for start, end in free if end > start]
+
+
 def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
     return instant.astimezone(tz).replace(tzinfo=None)
 

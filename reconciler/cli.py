@@ -22,6 +22,7 @@ import typer
 from .connection import redact, resolve_dsn
 from .errors import PgreconError, SpecError
 from .output import check_format, render_result
+from .output.markup import plain
 from .spec import load_spec
 from .targets import Target, target_for
 
@@ -104,13 +105,14 @@ def _target(spec: Any, dsn: str | None, embedded: bool, patroni: str | None = No
 
 
 def _emit(text: str, markup: bool = False) -> None:
-    """Write rendered output to stdout (rich markup rendered on a terminal, dropped otherwise)."""
-    if markup:
+    """Write rendered output to stdout: rich markup rendered on a terminal (colors), dropped
+    otherwise (without importing rich)."""
+    if markup and sys.stdout.isatty():
         from .console import out_console
         out_console().print(text, markup=True, highlight=False, end="")
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        return
+    sys.stdout.write(plain(text) if markup else text)
+    sys.stdout.flush()
 
 
 @app.command()
@@ -148,7 +150,10 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
           patroni: str | None = Patroni, fmt: str = Format(),
           fleet: Path | None = FleetFile, only: str | None = Only, wave: str | None = Wave,
           continue_on_error: bool = typer.Option(False, "--continue-on-error",
-                                                 help="fleet: start later waves even when a target failed")):
+                                                 help="fleet: start later waves even when a target failed"),
+          skip_refused: bool = typer.Option(False, "--skip-refused",
+                                            help="apply the allowed changes (and not those needing a refused one), "
+                                                 "list the refused, exit 2")):
     """Apply the plan (or exactly the saved PLANFILE), then verify the database is in sync."""
     from .apply import options_for, run_apply
     from .console import ConsoleReporter, err_console
@@ -173,7 +178,7 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
         except (OSError, ValueError) as exc:
             raise PgreconError(f"{planfile}: not a pgrecon plan file ({str(exc).splitlines()[0]})") from None
     options = options_for(spec.target, allowed, restart, _duration("--lock-timeout", lock_timeout),
-                          _duration("--lock-wait", lock_wait))
+                          _duration("--lock-wait", lock_wait), skip_refused)
 
     def show(plan):
         if fmt == "text":
@@ -183,11 +188,13 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
                        now=_parse_now(now), on_plan=show)
     if fmt == "json":
         _emit(render_result("apply", fmt, result))
-    if not result.in_sync:
+    if not result.in_sync and not result.in_sync_but_refused:
         left = "\n".join(f"  {c.title}: {c.reason}" for c in result.remaining.changes)
         raise PgreconError(f"applied {len(result.results)} changes, but the database is not in sync:\n{left}")
     if fmt == "text":
         _emit(render_result("apply", fmt, result))
+    if result.refused:
+        raise typer.Exit(2)
 
 
 def _only(only: str | None) -> list[str] | None:

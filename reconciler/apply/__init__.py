@@ -18,7 +18,7 @@ from ..connection import connect, describe_dsn, fetch_value
 from ..errors import ApplyFailed, ConnectionFailed, Refused, SpecError
 from ..kinds import ChangeKind
 from ..plan.make import make_plan
-from ..plan.models import HAZARD_HELP, Hazard, Plan
+from ..plan.models import HAZARD_HELP, Change, Hazard, Plan
 from ..spec.models import Spec
 from ..targets import Target
 from .cluster import ClusterOps
@@ -37,6 +37,13 @@ class ApplyResult:
     remaining: Plan
     waited_s: float
     restarted: list[str] = field(default_factory=list)  # members restarted through Patroni
+    refused: list[Change] = field(default_factory=list)  # --skip-refused: left out (hazards, or needing those)
+
+    @property
+    def in_sync_but_refused(self) -> bool:
+        """Everything still different is what was refused (``--skip-refused``)."""
+        titles = {c.title for c in self.refused}
+        return bool(self.refused) and all(c.title in titles for c in self.remaining.changes)
 
     @property
     def in_sync(self) -> bool:
@@ -128,6 +135,9 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
                     raise Refused("the live database changed since the saved plan was made; nothing was "
                                   "applied. Make a new plan with `pgrecon plan --out` and review it")
                 plan = saved
+            refused: list[Change] = []
+            if options.skip_refused:
+                plan, refused = plan.without(plan.disallowed(set(options.allow_hazards)))
             check_hazards(plan, options.allow_hazards)
             if on_plan:
                 on_plan(plan)
@@ -160,4 +170,5 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
                 release_apply_lock(conn)
     # Restarts come last, with the apply's sessions closed: restarting the leader ends them.
     restarted = cluster.restart_pending() if options.restart else []
-    return ApplyResult(plan=plan, results=results, remaining=remaining, waited_s=waited, restarted=restarted)
+    return ApplyResult(plan=plan, results=results, remaining=remaining, waited_s=waited, restarted=restarted,
+                       refused=refused)

@@ -45,18 +45,20 @@ class ApplyOptions:
     allow_hazards: frozenset[str] = field(default_factory=frozenset)
     record_history: bool = True
     restart: bool = False          # restart members that wait for a restart, through Patroni
+    skip_refused: bool = False     # run what is allowed (and needs nothing refused); report the rest
     settings_timeout_ms: int = 60_000
     replica_timeout_ms: int = 60_000
 
 
 def options_for(spec_target: TargetSpec, allow_hazards: frozenset[str] = frozenset(), restart: bool = False,
-                lock_timeout_ms: int | None = None, lock_wait_ms: int | None = None) -> ApplyOptions:
+                lock_timeout_ms: int | None = None, lock_wait_ms: int | None = None,
+                skip_refused: bool = False) -> ApplyOptions:
     """Apply options from a spec's ``target`` section, with the command line's overrides."""
     return ApplyOptions(lock_timeout_ms=lock_timeout_ms or spec_target.lock_timeout,
                         lock_retries=spec_target.lock_retries, statement_timeout_ms=spec_target.statement_timeout,
                         build_timeout_ms=spec_target.build_timeout,
                         lock_wait_ms=lock_wait_ms or spec_target.lock_wait, allow_hazards=allow_hazards,
-                        restart=restart, settings_timeout_ms=spec_target.settings_timeout,
+                        restart=restart, skip_refused=skip_refused, settings_timeout_ms=spec_target.settings_timeout,
                         replica_timeout_ms=spec_target.replica_timeout)
 
 

@@ -63,11 +63,25 @@ def rows_in_ranges(conn: psycopg.Connection, requests: list[RangeCount]) -> list
     return counts
 
 
-def oldest_rows(conn: psycopg.Connection, requests: list[tuple[LiveTable, str]]) -> list[Any]:
-    """``min(column)`` of each ``(default partition, column)``: how far back rows wait there."""
+@dataclass(frozen=True)
+class DefaultStats:
+    """What waits in a default partition: the oldest value of the partition column, how many rows,
+    and its size on disk (bytes, with indexes and TOAST)."""
+
+    oldest: Any
+    rows: int
+    bytes: int
+
+
+def default_stats(conn: psycopg.Connection, requests: list[tuple[LiveTable, str]]) -> list[DefaultStats]:
+    """:class:`DefaultStats` of each ``(default partition, column)``, in one query."""
     if not requests:
         return []
-    parts = [sql.SQL("(SELECT min({}) FROM ONLY {})").format(sql.Identifier(column),
-                                                               sql.Identifier(table.schema, table.name))
-             for table, column in requests]
-    return list(conn.execute(sql.SQL("SELECT ") + sql.SQL(", ").join(parts)).fetchone() or ())
+    parts = []
+    for table, column in requests:
+        name = sql.Identifier(table.schema, table.name)
+        parts.append(sql.SQL("(SELECT min({}) FROM ONLY {}), (SELECT count(*) FROM ONLY {}), "
+                             "pg_catalog.pg_total_relation_size({}::oid)").format(
+            sql.Identifier(column), name, name, sql.Literal(table.oid)))
+    row = conn.execute(sql.SQL("SELECT ") + sql.SQL(", ").join(parts)).fetchone() or ()
+    return [DefaultStats(row[3 * i], int(row[3 * i + 1]), int(row[3 * i + 2])) for i in range(len(requests))]

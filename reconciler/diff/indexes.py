@@ -79,6 +79,7 @@ class IndexAction:
     leftover: bool = False
     build_as: str | None = None       # create: build under this name (renamed by a later action)
     rename_from: str | None = None    # rename: of an index built earlier in the same apply
+    after: tuple[str, ...] = ()       # titles of changes that must be done first
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,10 @@ def _resolve_child_conflicts(catalog: Catalog, out: IndexDiff) -> None:
         if conflict.built is None:
             out.actions.append(IndexAction("create", table, d.name, f"{reason}; built as {temp} first", d,
                                            build_as=temp))
+        first = leaving[root.oid]
         out.actions.append(IndexAction("rename", table, d.name, f"{reason}; renamed once {root.name} is dropped",
-                                       d, rename_from=temp))
+                                       d, rename_from=temp,
+                                       after=(f"index {first.action} {first.name} on {first.table.key}",)))
 
 
 def _adopted(steps: tuple[PartitionStep, ...]) -> set[tuple[str, str]]:

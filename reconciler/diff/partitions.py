@@ -1,21 +1,24 @@
 """Declared time partitioning versus live partitions: pure functions, no I/O.
 
-From the bucket holding "now" through ``premake`` buckets ahead, every bucket has a partition;
-gaps back to the oldest kept partition (or ``start``) are filled. Partitions whose upper bound is
-not after ``now - retention`` are detached or dropped — never the last one. A partition created
-outside pgrecon is adopted when its name and bounds are exactly the bucket's; otherwise it is
-reported and left alone, and a bucket it overlaps is not created. Rows already waiting in the
-default partition for a new bucket are moved into it when it is created.
+From ``premake_back`` buckets behind the one holding "now" through ``premake`` buckets ahead,
+every bucket has a partition; gaps back to the oldest partition (or ``start``) are filled. Every
+partition whose whole range is older than ``now - retention`` is detached or dropped — hand-made
+ones too — never the last one. A partition created outside pgrecon is kept whatever its name:
+exactly a bucket's bounds, it is that bucket; other bounds (06:00 to 06:00), the buckets it
+overlaps get partial partitions for what it leaves uncovered, so no range is left without a home.
+Rows already waiting in the default partition for a new partition are moved into it when it is
+created.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Literal
 
-from ..buckets import Bucket, bucket, bucket_index, partition_name, subtract
+from ..buckets import Bucket, BucketInterval, bucket, bucket_index, partition_name, pieces, subtract
 from ..catalog.models import Catalog, LiveTable
 from ..kinds import ChangeKind, Note, SpecProblem
 from ..names import MAX_NAME_BYTES, fit, fits, name_bytes
@@ -42,9 +45,17 @@ class PartitionAction:
     upper: str | None = None
     default: LiveTable | None = None  # the default partition rows may be moved out of
     rows_to_move: int = 0
-    default_has_rows: bool = False    # ATTACH scans the default partition while writes wait
+    default_rows: int = 0             # rows in the default partition: ATTACH checks them while writes wait
+    default_bytes: int = 0
+    carve_max: int = 10_000           # up to this many rows, moving them or checking them is routine
     is_default: bool = False
     concurrently: bool = False
+
+    @property
+    def locks_long(self) -> bool:
+        """Whether writes to the table would wait for work that grows with data (the table-lock
+        hazard): more rows to move, or to check in the default partition, than ``carve_max``."""
+        return self.rows_to_move > self.carve_max or self.default_rows > self.carve_max
 
 
 @dataclass(frozen=True)
@@ -55,13 +66,15 @@ class TablePlan:
     parent: LiveTable
     spec: PartitioningSpec
     column_type: str
-    creates: list[tuple[Bucket, str]]      # (bucket, partition name)
-    retire: list[tuple[Bucket, LiveTable]]
+    creates: list[tuple[Bucket, str]]      # (bucket or partial bucket, partition name)
+    retire: list[tuple[LiveTable, datetime, datetime]]  # (partition, lower, upper)
     finalize: list[LiveTable]
     default: LiveTable | None
     create_default: str | None
     notes: list[Note]
     default_has_rows: bool = False
+    expected_names: frozenset[str] = frozenset()
+    name_of: Callable[[Bucket], str] | None = None
 
 
 def _note(table: str, name: str, message: str) -> Note:
@@ -117,9 +130,9 @@ def _instant(text: str, kind: str, spec: PartitioningSpec) -> datetime | None:
 
 def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime,
                problems: list[SpecProblem], oldest_default: object = None) -> TablePlan | None:
-    """Which buckets to create, retire and finalize for one table; problems are appended.
-    ``oldest_default`` is the oldest value waiting in the default partition (buckets back to it
-    are created, within retention, so that those rows get a home)."""
+    """Which buckets to create, which partitions to retire and finalize for one table; problems
+    are appended. ``oldest_default`` is the oldest value waiting in the default partition (buckets
+    back to it are created, within retention, so that those rows get a home)."""
     path = ("tables", key, "partitioning")
     parent = catalog.table(key)
     if parent is None:
@@ -144,9 +157,7 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
         return None
     tz, start = spec.zone, spec.start
     notes: list[Note] = []
-    managed: dict[int, LiveTable] = {}
-    covered: set[int] = set()
-    blocked: set[int] = set()
+    ranged: list[tuple[LiveTable, datetime, datetime]] = []
     default = None
     finalize = []
 
@@ -164,67 +175,83 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
             notes.append(_note(key, part.name,
                                f"partition with bounds {part.partition_bound} is not pgrecon's; left alone"))
             continue
-        idx = bucket_index(interval, lo, tz, start)
-        b = bucket(interval, idx, tz, start)
+        ranged.append((part, lo, hi))
+        if part.detach_pending:
+            finalize.append(part)
+        b = bucket(interval, bucket_index(interval, lo, tz, start), tz, start)
         exact = (_same_bound(bounds[0], literal(b, False, kind), kind)
                  and _same_bound(bounds[1], literal(b, True, kind), kind))
-        if exact and part.name == name_of(b):
-            managed[idx] = part
-            if part.detach_pending:
-                finalize.append(part)
-        elif exact:
-            covered.add(idx)
-            notes.append(_note(key, part.name, f"covers bucket {name_of(b)} under another name; left alone"))
-        else:
-            last = bucket_index(interval, hi - timedelta(microseconds=1), tz, start)
-            blocked.update(range(idx, last + 1))
-            notes.append(_note(key, part.name, f"bounds {part.partition_bound} are not one {interval} bucket; "
-                                          f"left alone, overlapping buckets are not created"))
+        if exact and part.name != name_of(b):
+            notes.append(_note(key, part.name, f"holds bucket {name_of(b)} under another name: kept as that bucket, "
+                                               f"retired by retention like the others"))
+        elif not exact and not part.name.startswith(name_of(b)):
+            notes.append(_note(key, part.name, f"bounds {part.partition_bound} are not one {interval} bucket: kept, "
+                                               f"retired by retention; the buckets around it get partial "
+                                               f"partitions"))
     now_idx = bucket_index(interval, now, tz, start)
     last = now_idx + spec.premake
     cutoff = subtract(now, spec.retention_interval, tz) if spec.retention_interval else None
     if start is not None:
         first = 0
     else:
-        first = min([now_idx, *managed])
+        first = min([now_idx - spec.premake_back, *(bucket_index(interval, lo, tz, start) for _, lo, _ in ranged)])
         waiting = _instant(str(oldest_default), kind, spec) if oldest_default is not None else None
         if waiting is not None:
             first = min(first, bucket_index(interval, waiting, tz, start))
     if cutoff is not None:
         first = max(first, bucket_index(interval, cutoff, tz, start))
+    taken = [(lo, hi) for _, lo, hi in ranged]
     creates = []
     for idx in range(first, last + 1):
-        if idx in managed or idx in covered or idx in blocked:
-            continue
         b = bucket(interval, idx, tz, start)
-        name = name_of(b)
-        if not fits(name):
-            problems.append((path + ("naming",), f"partition name {name!r} is {name_bytes(name)} bytes, longer than "
-                                                 f"PostgreSQL keeps ({MAX_NAME_BYTES}); set a shorter naming"))
-            return None
-        creates.append((b, name))
-    retire = []
+        if cutoff is not None and b.upper <= cutoff:
+            continue
+        for piece in pieces(b, taken, tz):
+            name = name_of(b) if piece.lower == b.lower else f"{name_of(b)}_{_piece_suffix(piece, interval)}"
+            if not fits(name):
+                problems.append((path + ("naming",), f"partition name {name!r} is {name_bytes(name)} bytes, longer "
+                                                     f"than PostgreSQL keeps ({MAX_NAME_BYTES}); set a shorter naming"))
+                return None
+            creates.append((piece, name))
+    retire: list[tuple[LiveTable, datetime, datetime]] = []
     if cutoff is not None:
-        retire = [(bucket(interval, idx, tz, start), part) for idx, part in sorted(managed.items())
-                  if bucket(interval, idx, tz, start).upper <= cutoff and part not in finalize]
-        remaining = len(managed) - len(retire) + len(creates) + len(covered)
-        if remaining < 1 and retire:
+        retire = [(part, lo, hi) for part, lo, hi in sorted(ranged, key=lambda r: r[1])
+                  if hi <= cutoff and part not in finalize]
+        if len(ranged) - len(retire) + len(creates) < 1 and retire:
             kept = retire.pop()  # never the last partition
-            notes.append(_note(key, kept[1].name, "kept although past retention: it is the last partition"))
+            notes.append(_note(key, kept[0].name, "kept although past retention: it is the last partition"))
     create_default = None
     if spec.default_partition and default is None:
         create_default = fit(parent.name, "_default")
     elif not spec.default_partition and default is not None:
         notes.append(_note(key, default.name, "default partition exists although default_partition is false; "
-                                         "pgrecon does not drop it"))
+                                              "pgrecon does not drop it"))
+    expected = {name for _, name in creates}
     return TablePlan(key, parent, spec, kind, creates, retire, finalize, default, create_default, notes,
-                     default_has_rows=oldest_default is not None)
+                     default_has_rows=oldest_default is not None, expected_names=frozenset(expected),
+                     name_of=name_of)
 
 
-def diff_partitions(plans: list[TablePlan], taken: set[tuple[str, str]], rows: dict[tuple[str, str], int],
+def _piece_suffix(piece: Bucket, interval: BucketInterval) -> str:
+    """Where a partial bucket starts, for its name: ``0600`` (hour and minute, local), ``3000``
+    (minute and second) in hour buckets."""
+    return piece.lower.strftime("%M%S") if interval.unit == "hour" else piece.local_lower.strftime("%H%M")
+
+
+@dataclass(frozen=True)
+class CreateSize:
+    """What the database says about a partition to create: rows waiting for it in the default
+    partition, and the default partition's size (ATTACH checks it while writes wait)."""
+
+    rows_to_move: int = 0
+    default_rows: int = 0
+    default_bytes: int = 0
+
+
+def diff_partitions(plans: list[TablePlan], taken: set[tuple[str, str]], sizes: dict[tuple[str, str], CreateSize],
                     server_major: int) -> Diff[PartitionAction]:
-    """Actions for the table plans, given the names already taken by other relations and the
-    rows waiting in default partitions for each new partition (both probed by the caller)."""
+    """Actions for the table plans, given the names already taken by other relations and, for each
+    new partition, the rows waiting in the default partition (both probed by the caller)."""
     out: Diff[PartitionAction] = Diff()
     for plan in plans:
         parent, spec = plan.parent, plan.spec
@@ -233,34 +260,50 @@ def diff_partitions(plans: list[TablePlan], taken: set[tuple[str, str]], rows: d
         if plan.create_default:
             if (schema, plan.create_default) in taken:
                 out.notes.append(_note(plan.key, plan.create_default, "cannot create the default partition: "
-                                                                 "a relation with that name exists"))
+                                                                      "a relation with that name exists"))
             else:
                 out.actions.append(PartitionAction("create", parent, plan.create_default, schema,
                                                    "no default partition", column=spec.column, is_default=True))
         for b, name in plan.creates:
             if (schema, name) in taken:
                 out.notes.append(_note(plan.key, name, "a relation with this name exists and is not a partition "
-                                                  "(detached earlier?); not created, not re-attached"))
+                                                       "(detached earlier?); not created, not re-attached"))
                 continue
-            waiting = rows.get((schema, name), 0)
+            size = sizes.get((schema, name), CreateSize())
             lower, upper = literal(b, False, plan.column_type), literal(b, True, plan.column_type)
-            reason = f"missing: [{lower}, {upper})" + (f"; {waiting} rows wait in the default partition and are "
-                                                        f"moved into it" if waiting else "")
-            out.actions.append(PartitionAction("create", parent, name, schema, reason, spec.column, lower, upper,
-                                               default=plan.default, rows_to_move=waiting,
-                                               default_has_rows=plan.default_has_rows))
+            reason = f"missing: [{lower}, {upper})"
+            if size.rows_to_move:
+                reason += f"; {size.rows_to_move} rows wait in the default partition and are moved into it"
+            elif size.default_rows:
+                reason += f"; the default partition holds {size.default_rows} other rows, which ATTACH checks"
+            out.actions.append(PartitionAction(
+                "create", parent, name, schema, reason, spec.column, lower, upper, default=plan.default,
+                rows_to_move=size.rows_to_move, default_rows=size.default_rows, default_bytes=size.default_bytes,
+                carve_max=spec.carve_max))
         has_default = plan.default is not None or plan.create_default is not None
         concurrently = server_major >= 14 and not has_default
         for part in plan.finalize:
             out.actions.append(PartitionAction("finalize", parent, part.name, part.schema,
                                                "an interrupted DETACH … CONCURRENTLY is pending"))
-        for _, part in plan.retire:
+        for part, _, _ in plan.retire:
             bounds = parse_bound(part.partition_bound or "") or (None, None)
+            made_by_hand = "" if part.name in plan.expected_names or _follows_naming(plan, part) else \
+                " (a partition pgrecon did not make)"
             out.actions.append(PartitionAction(spec.retention_action, parent, part.name, part.schema,
                                                f"[{bounds[0]}, {bounds[1]}) is older than the retention of "
-                                               f"{spec.retention}", spec.column,
+                                               f"{spec.retention}{made_by_hand}", spec.column,
                                                bounds[0], bounds[1], concurrently=concurrently))
     return out
+
+
+def _follows_naming(plan: TablePlan, part: LiveTable) -> bool:
+    bounds = parse_bound(part.partition_bound or "")
+    lo = _instant(bounds[0], plan.column_type, plan.spec) if bounds else None
+    if lo is None or plan.name_of is None:
+        return False
+    interval, tz = plan.spec.bucket_interval, plan.spec.zone
+    b = bucket(interval, bucket_index(interval, lo, tz, plan.spec.start), tz, plan.spec.start)
+    return part.name.startswith(plan.name_of(b))
 
 
 def default_partition(catalog: Catalog, table: LiveTable | None) -> LiveTable | None:

@@ -84,6 +84,7 @@ class Change(_Frozen):
     hazards: tuple[Hazard, ...] = ()
     requires_restart: bool = False
     via: str | None = Field(None, description="how it is applied when not by SQL on the target: patroni")
+    after: tuple[str, ...] = Field((), description="titles of changes this one needs done first")
     details: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -141,6 +142,22 @@ class Plan(_Frozen):
         if "all" in allowed:
             return []
         return [c for c in self.changes if any(h.value not in allowed for h in c.hazards)]
+
+    def without(self, refused: list[Change]) -> tuple[Plan, list[Change]]:
+        """This plan without ``refused`` and the changes that need one of them first; also
+        returns everything left out (the refused first)."""
+        out = {c.title for c in refused}
+        left: list[Change] = list(refused)
+        kept = []
+        for change in self.changes:
+            if change in refused:
+                continue
+            if out & set(change.after):
+                out.add(change.title)
+                left.append(change)
+                continue
+            kept.append(change)
+        return self.model_copy(update={"changes": tuple(kept)}), left
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)

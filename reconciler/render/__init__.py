@@ -19,6 +19,7 @@ from pglast.keywords import UNRESERVED_KEYWORDS
 from psycopg import sql
 
 from .. import sqltext
+from ..output import markup
 
 _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
 
@@ -98,9 +99,6 @@ def _one_line(text) -> str:
     return " ".join(str(text).splitlines())
 
 
-def _rich_escape(text) -> str:
-    from rich.markup import escape  # rich costs 60 ms at start-up: only text output needs it
-    return escape(str(text))
 
 
 def _markdown_cell(text) -> str:
@@ -121,7 +119,7 @@ def environment() -> jinja2.Environment:
     env.filters["ident"] = quote_ident
     env.filters["literal"] = quote_literal
     env.filters["expr"] = sql_expression
-    env.filters["esc"] = _rich_escape
+    env.filters["esc"] = markup.escape
     env.filters["mdcell"] = _markdown_cell
     env.filters["sqlcomment"] = _one_line
     env.filters["conf"] = conf_value

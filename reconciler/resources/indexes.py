@@ -267,7 +267,8 @@ def index_change(action: IndexAction) -> Change:
     if action.partitions:
         details["partitions"] = _count_steps(action.partitions)
     return Change(kind=ChangeKind.INDEX, action=Action(action.action), name=action.name, table=table.key,
-                  reason=action.reason, statements=tuple(statements), hazards=tuple(hazards), details=details)
+                  reason=action.reason, statements=tuple(statements), hazards=tuple(hazards), details=details,
+                  after=action.after)
 
 
 def _count_steps(steps: tuple[PartitionStep, ...]) -> dict[str, int]:

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 from ..buckets import bucket, bucket_index, default_naming, parse_interval, partition_name
 from ..catalog.models import Catalog, LiveTable
-from ..catalog.partitions import RangeCount, database_now, oldest_rows, rows_in_ranges, taken_names
+from ..catalog.partitions import RangeCount, database_now, default_stats, rows_in_ranges, taken_names
 from ..diff.common import Diff, SpecProblem
 from ..diff.partitions import (
+    CreateSize,
     PartitionAction,
     TablePlan,
     column_type_kind,
@@ -28,7 +29,7 @@ from ..plan.models import Change, Hazard, Statement
 from ..render import quote_ident, render_statement
 from ..spec.models import Spec
 from .base import InspectContext, PlanContext, ResourceType
-from .locks import ACCESS_EXCLUSIVE, SHARE_UPDATE_EXCLUSIVE
+from .locks import ACCESS_EXCLUSIVE, SHARE, SHARE_UPDATE_EXCLUSIVE
 
 CREATE_PHASE, RETIRE_PHASE = 50, 90
 
@@ -40,7 +41,7 @@ class PartitionState:
     plans: list[TablePlan] = field(default_factory=list)
     problems: list[SpecProblem] = field(default_factory=list)
     taken: set[tuple[str, str]] = field(default_factory=set)
-    rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    sizes: dict[tuple[str, str], CreateSize] = field(default_factory=dict)
     major: int = 0
 
 
@@ -53,35 +54,42 @@ class Partitions(ResourceType[PartitionState, PartitionAction]):
         return any(t.partitioning is not None for t in spec.tables.values())
 
     def read(self, ctx: PlanContext) -> PartitionState:
-        """Plan each partitioned table, then probe the database for names taken and rows waiting."""
+        """Plan each partitioned table, then probe the database: what waits in default partitions,
+        names taken, and the rows each new partition would take out of the default partition."""
         spec, catalog, conn = ctx.spec, ctx.catalog, ctx.conn
         defaults: list[tuple[str, LiveTable, str]] = []
         for key, t in spec.tables.items():
             found = default_partition(catalog, catalog.table(key)) if t.partitioning is not None else None
             if found is not None and t.partitioning is not None and found.column(t.partitioning.column):
                 defaults.append((key, found, t.partitioning.column))
-        oldest = dict(zip([k for k, _, _ in defaults], oldest_rows(conn, [(d, c) for _, d, c in defaults]),
-                          strict=True))
-        plans, problems = partition_plans(spec, catalog, ctx.now, oldest)
+        stats = dict(zip([k for k, _, _ in defaults], default_stats(conn, [(d, c) for _, d, c in defaults]),
+                         strict=True))
+        plans, problems = partition_plans(spec, catalog, ctx.now, {k: s.oldest for k, s in stats.items()})
         if problems:
             return PartitionState(problems=problems)
         wanted = [(p.parent.schema, name) for p in plans for _, name in p.creates]
         wanted += [(p.parent.schema, p.create_default) for p in plans if p.create_default]
         requests, keys = [], []
+        sizes: dict[tuple[str, str], CreateSize] = {}
         for p in plans:
-            if p.default is None:
+            waiting = stats.get(p.key)
+            if p.default is None or waiting is None:
                 continue
             for b, name in p.creates:
-                requests.append(RangeCount(p.default, p.spec.column, literal(b, False, p.column_type),
-                                           literal(b, True, p.column_type)))
-                keys.append((p.parent.schema, name))
-        rows = dict(zip(keys, rows_in_ranges(conn, requests), strict=True)) if requests else {}
-        return PartitionState(plans, [], taken_names(conn, wanted), rows, catalog.server.major)
+                sizes[(p.parent.schema, name)] = CreateSize(0, waiting.rows, waiting.bytes)
+                if waiting.rows:
+                    requests.append(RangeCount(p.default, p.spec.column, literal(b, False, p.column_type),
+                                               literal(b, True, p.column_type)))
+                    keys.append((p.parent.schema, name))
+        for where, count in zip(keys, rows_in_ranges(conn, requests) if requests else [], strict=True):
+            before = sizes[where]
+            sizes[where] = CreateSize(count, before.default_rows, before.default_bytes)
+        return PartitionState(plans, [], taken_names(conn, wanted), sizes, catalog.server.major)
 
     def diff(self, ctx: PlanContext, live: PartitionState) -> Diff[PartitionAction]:
         if live.problems:
             return Diff(problems=list(live.problems))
-        return diff_partitions(live.plans, live.taken, live.rows, live.major)
+        return diff_partitions(live.plans, live.taken, live.sizes, live.major)
 
     def changes(self, diff: Diff[PartitionAction]) -> list[tuple[int, Change]]:
         return [(CREATE_PHASE if a.action == "create" else RETIRE_PHASE, partition_change(a)) for a in diff.actions]
@@ -204,12 +212,14 @@ def partition_change(action: PartitionAction) -> Change:
         sql = render_statement("create_partition", name=name, parent=parent, column=action.column,
                                lower=action.lower, upper=action.upper, is_default=action.is_default,
                                default=default, columns=[c.name for c in action.parent.columns])
-        statements = [Statement(sql=sql, block=True, lock=ACCESS_EXCLUSIVE if default else SHARE_UPDATE_EXCLUSIVE)]
-        if action.rows_to_move or action.default_has_rows:
-            # writes to the table wait while rows move and ATTACH scans the default partition
+        # With a default partition, writes to the table wait (SHARE) while rows move and ATTACH
+        # checks the default partition: milliseconds up to carve_max rows, the table-lock hazard above.
+        statements = [Statement(sql=sql, block=True, lock=SHARE if default else SHARE_UPDATE_EXCLUSIVE)]
+        if action.locks_long:
             hazards.append(Hazard.TABLE_LOCK)
-        if action.rows_to_move:
-            details["rows_to_move"] = action.rows_to_move
+        if default is not None:
+            details.update(rows_to_move=action.rows_to_move, default_rows=action.default_rows,
+                           default_bytes=action.default_bytes, carve_max=action.carve_max)
         if action.is_default:
             details["default"] = True
     elif action.action == "finalize":
@@ -225,8 +235,6 @@ def partition_change(action: PartitionAction) -> Change:
     else:  # drop: one atomic statement (a DETACH CONCURRENTLY then DROP could leave a detached table behind)
         statements = [Statement(sql=render_statement("drop_table", name=name), lock=ACCESS_EXCLUSIVE)]
         hazards.append(Hazard.PARTITION_DROP)
-    if any(s.lock == ACCESS_EXCLUSIVE for s in statements) and action.action in ("detach", "drop"):
-        hazards.append(Hazard.TABLE_LOCK)
     return Change(kind=ChangeKind.PARTITION, action=Action(action.action), name=action.name, table=action.parent.key,
                   reason=action.reason, statements=tuple(statements), hazards=tuple(hazards), details=details)
 

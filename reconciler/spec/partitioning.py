@@ -19,6 +19,11 @@ class PartitioningSpec(StrictModel):
     column: Identifier
     interval: str = Field(description="hour, day, week, month, year, or 'N hours', 'N days', …")
     premake: int = Field(4, description="buckets to keep ahead of the one holding now")
+    premake_back: int = Field(1, ge=0, description="buckets behind the one holding now created (and kept until "
+                                                   "retention): late rows have a home")
+    carve_max: int = Field(10_000, ge=0, description="rows in the default partition up to which creating a "
+                                                    "partition is routine (writes wait milliseconds); above, "
+                                                    "it carries the table-lock hazard")
     retention: str | None = Field(None, description="e.g. '30 days', '12 months'; older partitions are retired")
     retention_action: Literal["detach", "drop"] = "detach"
     default_partition: bool = True

@@ -153,8 +153,15 @@ def test_rows_in_default_are_carved_out_exactly_once(db):
     moved = {c.name: c.details.get("rows_to_move", 0) for c in plan.changes}
     assert moved["metrics_p20260509"] > 0 and sum(moved.values()) == len(moments) - db.value(
         "SELECT count(*) FROM metrics WHERE at >= '2026-05-14'")
-    assert all("table-lock" in c.hazards for c in plan.changes if c.details.get("rows_to_move"))
-    refused = run_apply_refused(db, text, now)
+    # up to carve_max rows (10,000 by default) moving them is routine: writes wait milliseconds
+    assert not any(c.hazards for c in plan.changes)
+    assert all(c.details["default_rows"] == len(moments) for c in plan.changes if c.details.get("rows_to_move"))
+    # above carve_max, it is the table-lock hazard, and the plan says how many rows and bytes
+    bounded = spec_text("{column: at, interval: day, premake: 3, carve_max: 5}")
+    big = plan_at(db, bounded, now)
+    locked = [c for c in big.changes if "table-lock" in c.hazards]
+    assert locked and all(c.details["default_rows"] > 5 and c.details["default_bytes"] > 0 for c in locked)
+    refused = run_apply_refused(db, bounded, now)
     assert "table-lock" in refused
     apply_at(db, text, now)
     assert db.value("SELECT count(*) FROM metrics") == len(moments)
@@ -182,22 +189,35 @@ def test_adoption_and_foreign_partitions(db):
     text = spec_text("{column: at, interval: day, premake: 4, retention: 2 days, default_partition: false}")
     now = datetime(2026, 6, 1, 6, tzinfo=UTC)
     plan = plan_at(db, text, now)
-    created = [c.name for c in plan.changes if c.action == "create"]
-    assert created == ["metrics_p20260605"]  # 01 adopted, 02 covered by june_second, 03-04 overlapped by odd
+    created = {c.name: (c.details["from"], c.details["to"]) for c in plan.changes if c.action == "create"}
+    # 31 is premake_back; 01 is adopted; 02 is june_second's; odd [03 12:00, 04 12:00) leaves two
+    # half days, which get partial partitions bounded by it; 05 is new
+    assert created == {
+        "metrics_p20260531": ("2026-05-31 00:00:00+00", "2026-06-01 00:00:00+00"),
+        "metrics_p20260603": ("2026-06-03 00:00:00+00", "2026-06-03 12:00:00+00"),
+        "metrics_p20260604_1200": ("2026-06-04 12:00:00+00", "2026-06-05 00:00:00+00"),
+        "metrics_p20260605": ("2026-06-05 00:00:00+00", "2026-06-06 00:00:00+00")}
     notes = {n.name: n.message for n in plan.notes}
     assert "another name" in notes["june_second"] and "not one day bucket" in notes["odd"]
     apply_at(db, text, now)
+    insert(db, [datetime(2026, 6, 3, 9, tzinfo=UTC), datetime(2026, 6, 4, 20, tzinfo=UTC)])  # both have a home
     later = datetime(2026, 6, 5, 6, tzinfo=UTC)
     plan = plan_at(db, text, later)
-    detached = [c for c in plan.changes if c.action == "detach"]
-    assert [c.name for c in detached] == ["metrics_p20260601"]  # adopted, so retired; foreign ones are not
-    statement = detached[0].statements[0]
+    detached = {c.name: c for c in plan.changes if c.action == "detach"}
+    # every partition whose whole range is older than 2 days, hand-made ones too
+    assert set(detached) == {"metrics_p20260531", "metrics_p20260601", "june_second"}
+    assert "did not make" in detached["june_second"].reason and "did not make" not in detached["metrics_p20260601"].reason
+    statement = detached["metrics_p20260601"].statements[0]
     assert statement.sql.endswith("CONCURRENTLY") and not statement.transactional  # no default partition
-    assert detached[0].hazards == ("partition-detach",)
+    assert detached["metrics_p20260601"].hazards == ("partition-detach",)
     apply_at(db, text, later)
-    assert "metrics_p20260601" not in attached(db)
+    assert not set(detached) & set(attached(db))
     again = plan_at(db, text, datetime(2026, 6, 6, 6, tzinfo=UTC))
-    assert "metrics_p20260601" not in [c.name for c in again.changes]  # detached tables are not touched again
+    assert not set(detached) & {c.name for c in again.changes}  # detached tables are not touched again
+    at_last = datetime(2026, 6, 7, 13, tzinfo=UTC)
+    final = plan_at(db, text, at_last)
+    assert {"odd", "metrics_p20260603", "metrics_p20260604_1200"} <= {c.name for c in final.changes
+                                                                      if c.action == "detach"}
 
 
 def test_never_the_last_partition(db):
@@ -280,10 +300,10 @@ def test_json_lists_partitions_with_bounds(db, spec_file):
     assert result.exit_code == 2
     changes = result.json["changes"]
     assert [(c["kind"], c["action"], c["name"]) for c in changes] == [
-        ("partition", "create", "metrics_default"), ("partition", "create", "metrics_p202609"),
-        ("partition", "create", "metrics_p202610")]
-    assert changes[1]["details"] == {"from": "2026-09-01 00:00:00+00", "to": "2026-10-01 00:00:00+00"}
-    assert changes[1]["table"] == "public.metrics"
+        ("partition", "create", "metrics_default"), ("partition", "create", "metrics_p202608"),  # premake_back
+        ("partition", "create", "metrics_p202609"), ("partition", "create", "metrics_p202610")]
+    assert changes[2]["details"] == {"from": "2026-09-01 00:00:00+00", "to": "2026-10-01 00:00:00+00"}
+    assert changes[2]["table"] == "public.metrics"
     assert result.json["now"].startswith("2026-09-01T10:00:00")
 
 
