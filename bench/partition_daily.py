@@ -101,9 +101,9 @@ def compare_with_partman(repeat: int) -> None:
             steps["pgrecon-noop"].append(timed([sys.executable, "-m", "reconciler", "plan", "-f", str(path), "--dsn",
                                                 dsn]))
         with psycopg.connect(dsn) as conn:
-            counts = conn.execute("SELECT (SELECT count(*) FROM pg_inherits WHERE inhparent = 'events_partman'::regclass),"
-                                  " (SELECT count(*) FROM pg_inherits WHERE inhparent = 'events_pgrecon'::regclass)"
-                                  ).fetchone()
+            counts = conn.execute(
+                "SELECT (SELECT count(*) FROM pg_inherits WHERE inhparent = 'events_partman'::regclass), "
+                "(SELECT count(*) FROM pg_inherits WHERE inhparent = 'events_pgrecon'::regclass)").fetchone()
         print(f"# partition_daily on {platform.node()} ({platform.machine()}, {os.cpu_count()} cores), "
               f"PostgreSQL {server.major()}, pg_partman {version}, {date.today()}; partitions at the end: "
               f"pg_partman {counts[0]}, pgrecon {counts[1]}")
