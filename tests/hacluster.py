@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import yaml
 
 from reconciler.localserver import SYSTEM_BIN, free_port
@@ -196,9 +197,17 @@ class HaCluster:
 
     def healthy(self) -> bool:
         members = self.cluster().get("members", [])
-        running = [m for m in members if m.get("state") in ("running", "streaming")]
-        leaders = [m for m in running if m.get("role") == "leader"]
-        return len(leaders) == 1 and len(running) == len(self.members)
+        leaders = [m for m in members if m.get("role") == "leader" and m.get("state") == "running"]
+        streaming = [m for m in members if m.get("role") != "leader" and m.get("state") == "streaming"]
+        return len(leaders) == 1 and len(leaders) + len(streaming) == len(self.members)
+
+    def wait_replayed(self, timeout: float = 60.0) -> None:
+        """Until every replica has replayed what the leader has written (so one can take over)."""
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            lsn = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+            self.wait_for(lambda: conn.execute(
+                "SELECT count(*) FROM pg_stat_replication WHERE replay_lsn >= %s", (lsn,)).fetchone()[0]
+                == len(self.members) - 1, "replicas to replay", timeout)
 
     def wait_healthy(self, timeout: float = 120.0) -> None:
         self.wait_for(self.healthy, "every member running, one leader", timeout)

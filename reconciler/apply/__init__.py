@@ -80,12 +80,14 @@ def verify(dsn: str, spec: Spec, now: datetime | None, target: Target | None = N
         time.sleep(0.2)
 
 
-def verify_replicas(target: Target, spec: Spec, now: datetime | None) -> None:
-    """On each replica of a Patroni cluster (read-only): every declared index is there, valid,
-    with the declared definition."""
-    for member in ClusterOps(target).replicas():
+def verify_replicas(cluster: ClusterOps, spec: Spec, now: datetime | None, lsn: str) -> None:
+    """On each replica of a Patroni cluster (read-only), once it has replayed WAL up to ``lsn``:
+    every declared index is there, valid, with the declared definition."""
+    target = cluster.target
+    for member in cluster.replicas():
         try:
             with connect(target.member_dsn(member)) as conn:
+                cluster.wait_for_member(member, conn, lsn)
                 drift = make_plan(conn, spec, now=now, fingerprint=False, kinds=frozenset({ChangeKind.INDEX}))
         except (ConnectionFailed, SpecError) as exc:
             raise ApplyFailed(f"could not verify the indexes on replica {member.name}: {exc.message}") from None
@@ -155,9 +157,9 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
                                     cluster=cluster)
                 results = executor.run(plan, history)
                 if _ran_ddl(results):
-                    cluster.wait_for_replicas(conn)
+                    lsn = cluster.wait_for_replicas(conn)
                     if target.patroni is not None:
-                        verify_replicas(target, spec, now or plan.now)
+                        verify_replicas(cluster, spec, now or plan.now, lsn)
             except ApplyFailed as exc:
                 if history is not None:
                     history.finish("failed", exc.message)

@@ -148,10 +148,10 @@ class ClusterOps:
                                   f"its restart; see Patroni's log")
             self.sleep(POLL_S)
 
-    def wait_for_replicas(self, leader: psycopg.Connection) -> list[str]:
+    def wait_for_replicas(self, leader: psycopg.Connection) -> str:
         """Wait until every streaming replica has replayed what the leader has written so far;
-        fail naming the ones that did not, after the timeout. Returns the replicas' names."""
-        lsn = fetch_value(leader, "SELECT pg_catalog.pg_current_wal_lsn()::text")
+        fail naming the ones that did not, after the timeout. Returns that WAL position."""
+        lsn = str(fetch_value(leader, "SELECT pg_catalog.pg_current_wal_lsn()::text"))
         deadline = time.monotonic() + self.replica_timeout_ms / 1000
         while True:
             rows = leader.execute(
@@ -159,12 +159,25 @@ class ClusterOps:
                 "FROM pg_catalog.pg_stat_replication WHERE state = 'streaming'", (lsn,)).fetchall()
             behind = [f"{name or '?'} ({addr or 'local'})" for name, addr, caught_up in rows if not caught_up]
             if not behind:
-                return [name for name, _, _ in rows]
+                return lsn
             if time.monotonic() >= deadline:
                 raise ApplyFailed(f"replicas did not replay the apply's changes (WAL {lsn}) within "
                                   f"{self.replica_timeout_ms / 1000:g}s: {', '.join(behind)}")
             if self.on_wait:
                 self.on_wait(f"waiting for {', '.join(behind)} to replay WAL {lsn}")
+            self.sleep(POLL_S)
+
+    def wait_for_member(self, member: PatroniMember, conn: psycopg.Connection, lsn: str) -> None:
+        """Wait until ``member`` (connected as ``conn``) has replayed WAL up to ``lsn``. A member
+        that has just rejoined may not be streaming yet, so the leader's view is not enough."""
+        deadline = time.monotonic() + self.replica_timeout_ms / 1000
+        while not fetch_value(conn, "SELECT coalesce(pg_catalog.pg_last_wal_replay_lsn() >= %s::pg_lsn, false)",
+                              (lsn,)):
+            if time.monotonic() >= deadline:
+                raise ApplyFailed(f"replica {member.name} did not replay the apply's changes (WAL {lsn}) within "
+                                  f"{self.replica_timeout_ms / 1000:g}s")
+            if self.on_wait:
+                self.on_wait(f"waiting for {member.name} to replay WAL {lsn}")
             self.sleep(POLL_S)
 
     def replicas(self) -> list[PatroniMember]:

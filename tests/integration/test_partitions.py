@@ -250,7 +250,10 @@ def test_killed_while_carving_converges(db, spec_file):
     insert(db, [now - timedelta(hours=h) for h in range(0, 48)])
     spec = spec_file(spec_text("{column: at, interval: day, premake: 2}"))
     blocker = psycopg.connect(db.dsn)
-    blocker.execute("SELECT count(*) FROM metrics_default")  # holds ACCESS SHARE: the carve must wait
+    # a writer's open transaction: the carve's SHARE lock on the parent waits for it, with the new
+    # partition already created in the apply's transaction (the default partition is locked NOWAIT
+    # after that, so a reader there makes the apply retry rather than wait)
+    blocker.execute("LOCK TABLE metrics IN ROW EXCLUSIVE MODE")
     proc = db.process("apply", "--now", now.isoformat(), "--allow-hazards", "table-lock", "--lock-timeout", "60s",
                       spec=spec)
     try:
