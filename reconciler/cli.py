@@ -293,15 +293,29 @@ def inspect(dsn: str | None = Dsn, embedded: bool = Embedded,
 def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, fmt: str = Format(),
            write: bool = typer.Option(False, "--write", help="add recommendations to the spec file"),
            analyze: bool = typer.Option(False, "--analyze", help="EXPLAIN ANALYZE SELECTs without parameters "
-                                                                 "(rolled back, with a statement timeout)")):
+                                                                 "(rolled back, with a statement timeout)"),
+           build_candidates: bool = typer.Option(
+               False, "--build-candidates", help="verify indexes HypoPG cannot simulate (GIN, GiST, BRIN) by building "
+                                                 "each for real in a transaction that is rolled back: each holds a "
+                                                 "SHARE lock on its table (writes wait) while it builds"),
+           out: Path | None = typer.Option(None, "--out", help="write the report to this file (html: one "
+                                                                "self-contained page)")):
     """Slow statements, their plans, index recommendations, redundant and unused indexes, a report."""
     from .advise.advisor import run_advise
     from .advise.write import write_advice
-    from .connection import connect
+    from .connection import connect, describe_dsn
     spec = load_spec(file)
-    with connect(_dsn(spec, dsn, embedded)) as conn:
-        advice = run_advise(conn, spec, analyze=analyze)
-    _emit(render_result("advise", fmt, advice), markup=fmt == "text")
+    target = _dsn(spec, dsn, embedded)
+    with connect(target) as conn:
+        advice = run_advise(conn, spec, analyze=analyze, build_candidates=build_candidates,
+                            on_build=lambda message: print(message, file=sys.stderr))
+    extra = {"database": describe_dsn(target)} if fmt == "html" else {}
+    text = render_result("advise", fmt, advice, **extra)
+    if out is not None:
+        out.write_text(plain(text) if fmt == "text" else text)
+        sys.stderr.write(f"wrote {out}\n")
+    else:
+        _emit(text, markup=fmt == "text")
     if write:
         for line in write_advice(file, advice):
             _emit(f"{file}: {line}\n")

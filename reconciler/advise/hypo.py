@@ -1,4 +1,4 @@
-"""The planner as referee, through HypoPG: would an index cut the cost, does hiding one raise it?
+"""HypoPG for the checks of existing indexes: does hiding one raise a statement's cost?
 
 Everything happens inside a transaction that is rolled back (the extension is created in it when
 the database does not have it); hypothetical indexes live in the session only and are reset.
@@ -26,16 +26,6 @@ def hypopg_session(conn: psycopg.Connection):
             yield
         finally:
             conn.execute("SELECT hypopg_reset()")
-
-
-def cost_with(conn: psycopg.Connection, create_index_sql: str, statements: list[str], major: int) -> list[float | None]:
-    """Costs of ``statements`` with the hypothetical index ``create_index_sql``."""
-    conn.execute("SELECT hypopg_reset()")
-    conn.execute("SELECT * FROM hypopg_create_index(%s)", (create_index_sql,))
-    try:
-        return [explain(conn, s, major).cost for s in statements]
-    finally:
-        conn.execute("SELECT hypopg_reset()")
 
 
 def cost_without(conn: psycopg.Connection, index_oid: int, statements: list[str], major: int) -> list[float | None]:

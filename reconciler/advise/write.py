@@ -13,7 +13,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .advisor import Advice
+from .models import Advice
 
 
 def _yaml() -> YAML:
@@ -57,12 +57,15 @@ def write_advice(path: Path, advice: Advice) -> list[str]:
         if rec.candidate.using != "btree":
             entry["using"] = rec.candidate.using
         entry["columns"] = _flow(rec.candidate.columns)
+        if rec.candidate.include:
+            entry["include"] = _flow(rec.candidate.include)
         indexes.append(entry)
         served = ", ".join(f"queryid {q['queryid']} ({q['calls']} calls, {q['mean_ms']} ms)" for q in rec.queries)
         if rec.verified:
-            measured = f"planner cost {rec.cost_before} -> {rec.cost_after} (-{rec.saving_pct}%, HypoPG)"
+            how = "HypoPG" if rec.verified_by == "hypopg" else "built and rolled back"
+            measured = f"planner cost {rec.cost_before} -> {rec.cost_after} (-{rec.saving_pct}%, {how})"
         else:
-            measured = f"planner cost {rec.cost_before} now; not verified (no HypoPG)"
+            measured = f"planner cost {rec.cost_before} now; not verified ({rec.unverified_reason})"
         indexes.yaml_set_comment_before_after_key(len(indexes) - 1,
                                                   before=f"pgrecon advise: serves {served}; {measured}",
                                                   indent=6)

@@ -15,12 +15,16 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=2, default=str) + "\n"
 
 
-@renderer("advise", "text", "json", "markdown")
-def _advise(advice: Any, fmt: str = "text") -> str:
+@renderer("advise", "text", "json", "markdown", "html")
+def _advise(advice: Any, fmt: str = "text", database: str = "") -> str:
     data = advice.to_json()
     if fmt == "json":
         return _json(data)
-    return render(f"output/advise.{'txt' if fmt == 'text' else 'md'}.j2", a=data, hypopg=advice.hypopg)
+    if fmt == "html":  # charts drawn by matplotlib, imported only here
+        from ..advise.charts import charts
+        return render("output/advise.html.j2", a=data, hypopg=advice.hypopg, charts=charts(data), database=database)
+    return render(f"output/advise.{'txt' if fmt == 'text' else 'md'}.j2", a=data, hypopg=advice.hypopg,
+                  min_share=advice.min_share_pct)
 
 
 def maintain_json(run: Any) -> dict[str, Any]:

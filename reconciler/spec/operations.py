@@ -15,8 +15,15 @@ class MonitoringSpec(StrictModel):
 
     slow_query_ms: float = Field(100, ge=0, description="mean time above which a statement is slow")
     min_calls: int = Field(5, ge=1, description="statements called fewer times are not considered")
-    top_queries: int = Field(10, ge=1, le=200, description="how many statements to EXPLAIN")
-    min_cost_saving_pct: float = Field(50, ge=0, le=100, description="keep an index that cuts cost this much")
+    min_share_pct: float = Field(0.5, ge=0, le=100, description="statements with a smaller share of the total "
+                                                                 "execution time are left out of the workload")
+    top_queries: int = Field(50, ge=1, le=500, description="at most this many statements (the largest by time) "
+                                                           "make the workload")
+    min_saving_pct: float = Field(0.5, ge=0, le=100, description="an index is recommended when it cuts the workload's "
+                                                               "estimated cost (calls x cost) by this much")
+    max_regression_pct: float = Field(10, ge=0, description="an index is dropped when it makes any statement's "
+                                                            "estimated cost (generic or custom plan) this much worse")
+    max_recommendations: int = Field(20, ge=1, le=200, description="at most this many indexes are recommended")
     unused_after: DurationMs = Field(14 * 86_400_000, description="no scans for this long makes an index unused")
     unused_min_size: SizeText = Field("1MB", description="smaller unused indexes are not reported")
     large_table_rows: int = Field(10_000, ge=0, description="sequential scans above this many rows are pointed out")

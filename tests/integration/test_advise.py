@@ -41,7 +41,7 @@ def test_missing_index_found_written_planned_applied_used(db, spec_file, tmp_pat
     db.execute(EVENTS)
     workload(db)
     spec = spec_file("version: 1\n# the events table\ntables:\n  public.events:\n    indexes: []\n"
-                     "monitoring: {min_calls: 5, min_cost_saving_pct: 50}\n")
+                     "monitoring: {min_calls: 5}\n")
     result = db.cli("advise", "--format", "json", spec=spec)
     assert result.exit_code == 0, result.stderr
     advice = result.json

@@ -14,7 +14,7 @@ from reconciler.output.registry import renderer
 
 COMMANDS = {
     "plan": ("text", "json", "markdown", "sql"), "apply": ("text", "json"), "check": ("text", "json", "markdown"),
-    "advise": ("text", "json", "markdown"), "maintain": ("text", "json"), "history": ("text", "json"),
+    "advise": ("text", "json", "markdown", "html"), "maintain": ("text", "json"), "history": ("text", "json"),
     "bench": ("text", "json"), "validate": ("text", "json"), "render": ("text", "json"),
     "inspect": ("yaml", "json", "text"), "schema": ("json",), "fleet": ("text", "json", "markdown"),
 }

@@ -12,9 +12,12 @@ SELECT t.relid AS oid, t.schemaname::text AS schema, t.relname::text AS name,
                                  * COALESCE((SELECT option_value::int FROM pg_catalog.pg_options_to_table(c.reloptions)
                                              WHERE option_name = 'fillfactor'), 100) / 100.0))
                           / c.relpages)
-       END AS bloat_ratio
+       END AS bloat_ratio,
+       io.heap_blks_hit::float8 / NULLIF(io.heap_blks_hit + io.heap_blks_read, 0) AS heap_hit_rate,
+       io.idx_blks_hit::float8 / NULLIF(io.idx_blks_hit + io.idx_blks_read, 0) AS idx_hit_rate
 FROM pg_catalog.pg_stat_user_tables t
 JOIN pg_catalog.pg_class c ON c.oid = t.relid
+LEFT JOIN pg_catalog.pg_statio_user_tables io ON io.relid = t.relid
 LEFT JOIN LATERAL (
     SELECT sum(s.avg_width)::int AS width FROM pg_catalog.pg_stats s
     WHERE s.schemaname = t.schemaname AND s.tablename = t.relname

@@ -1,0 +1,231 @@
+"""The advisor's pure layers: merging statements, what a statement asks of each table, index
+candidates, representative parameter values, and choosing an index set (the costs come from a
+cost table here; the planner supplies them in the integration tests)."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from reconciler.advise import candidates, choose, params, shape, workload
+from reconciler.advise.candidates import ColumnFacts, candidates_for
+from reconciler.advise.choose import Move, Work
+from reconciler.advise.params import parameter_sets
+from reconciler.advise.shape import analyse
+from reconciler.advise.workload import merge_entries, select_workload
+
+T = {"orders": ("public", "orders"), "customers": ("public", "customers"), "items": ("public", "items")}
+ORDERS, CUSTOMERS = ("public", "orders"), ("public", "customers")
+
+
+@pytest.mark.parametrize("module", [workload, shape, candidates, params, choose])
+def test_doctests(module):
+    assert doctest.testmod(module).failed == 0
+
+
+def entry(queryid, query, calls, total, share=0.1, rows=1):
+    return {"queryid": queryid, "query": query, "calls": calls, "total_exec_time": total, "rows": rows,
+            "share": share}
+
+
+def test_entries_of_one_statement_merge_whatever_their_parameter_types():
+    rows = [entry(1, "SELECT * FROM orders WHERE id = $1", 10, 5.0, 0.05),
+            entry(2, "select *  from orders where id = $1", 30, 15.0, 0.15),   # another text, same tree
+            entry(3, "SELECT * FROM orders WHERE customer_id = $1", 5, 50.0, 0.5)]
+    merged = merge_entries(rows)
+    assert [(s.queryids, s.calls, s.total_ms) for s in merged] == [([3], 5, 50.0), ([1, 2], 40, 20.0)]
+    assert merged[1].share == pytest.approx(0.2)
+
+
+def test_the_workload_is_every_statement_above_the_share_threshold_capped():
+    rows = [entry(i, f"SELECT * FROM orders WHERE c{i} = $1", 10, 100.0 - i, (100.0 - i) / 5000) for i in range(40)]
+    rows.append(entry(99, "SELECT * FROM orders WHERE rare = $1", 10, 1.0, 0.0002))
+    rows.append(entry(98, "SELECT * FROM orders WHERE seldom = $1", 2, 90.0, 0.018))
+    statements = merge_entries(rows)
+    chosen = select_workload(statements, min_calls=5, min_share_pct=0.5, cap=50)
+    assert len(chosen) == 40 and {s.queryid for s in chosen}.isdisjoint({98, 99})  # below min_calls / share
+    assert len(select_workload(statements, 5, 0.5, cap=10)) == 10
+
+
+def kinds(sql: str, columns=None):
+    return [(p.table[1], p.column, p.kind, p.params, p.side) for p in analyse(sql, T, columns).predicates]
+
+
+def test_shape_joins_grouping_subqueries_and_parameters():
+    assert kinds("SELECT o.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = $1") == [
+        ("customers", "email", "eq", (1,), ""), ("orders", "customer_id", "eq", (), ""),
+        ("customers", "id", "eq", (), "")]
+    assert kinds("SELECT status, count(*) FROM orders WHERE created_at >= $1 GROUP BY status") == [
+        ("orders", "created_at", "range", (1,), "lo"), ("orders", "status", "group", (), "")]
+    assert kinds("SELECT id FROM orders WHERE $1 > total AND at BETWEEN $2 AND $3") == [
+        ("orders", "total", "range", (1,), "hi"), ("orders", "at", "range", (2, 3), "between")]
+    assert kinds("SELECT id FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE name = $1)") == [
+        ("orders", "customer_id", "eq", (), ""), ("customers", "name", "eq", (1,), "")]
+    assert kinds("WITH r AS (SELECT * FROM orders WHERE status = $1) SELECT * FROM r") == [
+        ("orders", "status", "eq", (1,), "")]
+    # an unqualified column of a join resolves by which table has it
+    assert ("customers", "email", "eq", (1,), "") in kinds(
+        "SELECT 1 FROM orders o JOIN customers c ON c.id = o.customer_id WHERE email = $1",
+        {CUSTOMERS: {"id", "email"}, ORDERS: {"id", "customer_id"}})
+    lowered = analyse("SELECT * FROM customers WHERE lower(email) = lower($1)", T).predicates[0]
+    assert (lowered.column, lowered.kind, lowered.lowered, lowered.params) == ("email", "eq", True, (1,))
+    ilike = analyse("SELECT * FROM customers WHERE name ILIKE $1", T).predicates[0]
+    assert (ilike.kind, ilike.insensitive, ilike.lowered) == ("like", True, False)
+    s = analyse("UPDATE orders SET status = $1 WHERE created_at < now() - $2::interval", T)
+    assert s.params == {1, 2} and s.unknown_params == {2}  # $1 is a value written, $2 sits in an expression
+
+
+FACTS = {
+    ("public", "orders", "id"): ColumnFacts("bigint", 100_000, 8),
+    ("public", "orders", "customer_id"): ColumnFacts("bigint", 10_000, 8),
+    ("public", "orders", "status"): ColumnFacts("text", 5, 8, False),
+    ("public", "orders", "channel"): ColumnFacts("text", 3, 6, False),
+    ("public", "orders", "created_at"): ColumnFacts("timestamp with time zone", 100_000, 8),
+    ("public", "orders", "note"): ColumnFacts("text", 90_000, 400, False),
+    ("public", "orders", "extra"): ColumnFacts("jsonb", 50, 60),
+    ("public", "customers", "email"): ColumnFacts("text", 10_000, 20, False),
+    ("public", "customers", "code"): ColumnFacts("text", 10_000, 8, True),
+    ("public", "customers", "id"): ColumnFacts("bigint", 10_000, 8),
+}
+
+
+def cands(sql: str) -> list[tuple]:
+    return [(c.table[1], c.using, c.columns, c.include, c.primary)
+            for c in candidates_for("q", analyse(sql, T), FACTS)]
+
+
+def test_candidates_order_equality_range_sort_and_grouping():
+    found = cands("SELECT id FROM orders WHERE status = $1 AND customer_id = $2 ORDER BY created_at DESC")
+    assert ("orders", "btree", ["customer_id", "status", "created_at DESC"], [], True) in found  # more distinct first
+    assert ("orders", "btree", ["customer_id"], [], False) in found
+    grouped = cands("SELECT status, count(*) FROM orders WHERE created_at >= $1 GROUP BY status")
+    assert ("orders", "btree", ["created_at", "status"], [], False) in grouped
+    three = cands("SELECT id FROM orders WHERE channel = $1 AND customer_id = $2 AND created_at > $3")
+    assert ("orders", "btree", ["customer_id", "channel", "created_at"], [], True) in three
+
+
+def test_covering_variants_carry_narrow_columns_only():
+    found = cands("SELECT id, created_at FROM orders WHERE customer_id = $1")
+    assert ("orders", "btree", ["customer_id"], ["created_at", "id"], False) in found
+    wide = cands("SELECT note FROM orders WHERE customer_id = $1")
+    assert not [c for c in wide if c[3]]  # a 400-byte column is not carried
+
+
+def test_like_prefix_needs_a_pattern_operator_class_unless_the_collation_is_c():
+    found = cands("SELECT id FROM customers WHERE email LIKE $1")
+    assert ("customers", "btree", [{"column": "email", "opclass": "text_pattern_ops"}], [], False) in found
+    # with nothing else to go on, a heuristic takes the trigram index: it serves any pattern
+    assert ("customers", "gin", [{"column": "email", "opclass": "gin_trgm_ops"}], [], True) in found
+    assert ("customers", "btree", ["code"], [], False) in cands("SELECT id FROM customers WHERE code LIKE $1")
+    lowered = cands("SELECT id FROM customers WHERE lower(email) LIKE $1")
+    assert ("customers", "btree", [{"expression": "lower(email)", "opclass": "text_pattern_ops"}], [], False) \
+        in lowered
+    insensitive = cands("SELECT id FROM customers WHERE email ILIKE $1")
+    assert [c[1] for c in insensitive] == ["gin"] and insensitive[0][4] is True  # no btree serves ILIKE
+    json = cands("SELECT id FROM orders WHERE extra @> $1")
+    assert json == [("orders", "gin", [{"column": "extra", "opclass": "jsonb_path_ops"}], [], True)]
+
+
+STATS = {
+    ("public", "orders", "status"): {"mcv": ["done", "new", "paid"], "mcf": [0.85, 0.05, 0.04],
+                                     "histogram": ["a1", "b2", "c3", "d4", "e5"], "null_frac": 0.0},
+    ("public", "orders", "created_at"): {"histogram": [f"2026-01-{d:02d}" for d in range(1, 32)]},
+    ("public", "customers", "email"): {"histogram": ["ann@x.org", "bob@y.org", "zed@z.org"]},
+}
+
+
+def test_parameter_sets_weight_common_values_by_frequency():
+    sets = parameter_sets(analyse("SELECT * FROM orders WHERE status = $1 LIMIT $2", T), STATS, rows_per_call=12.4)
+    assert sets is not None and sum(s.weight for s in sets) == pytest.approx(1)
+    done = next(s for s in sets if s.values[1] == "done")
+    assert done.weight == pytest.approx(0.85) and done.values[2] == "12"  # LIMIT: the rows a call returned
+
+
+def test_parameter_sets_for_ranges_like_and_unknowns():
+    one_sided = parameter_sets(analyse("SELECT * FROM orders WHERE created_at >= $1", T), STATS, 1)
+    assert [s.values[1] for s in one_sided] == ["2026-01-31", "2026-01-28", "2026-01-16"]  # ~1%, 10%, 50% of rows
+    between = parameter_sets(analyse("SELECT * FROM orders WHERE created_at BETWEEN $1 AND $2", T), STATS, 1)
+    assert all(s.values[1] <= s.values[2] for s in between)
+    like = parameter_sets(analyse("SELECT * FROM customers WHERE email LIKE $1", T), STATS, 1)
+    assert {s.values[1] for s in like} >= {"ann%", "ann@%"} and all(s.values[1].endswith("%") for s in like)
+    assert parameter_sets(analyse("SELECT * FROM orders WHERE created_at > now() - $1::interval", T), STATS, 1) is None
+    assert parameter_sets(analyse("SELECT * FROM orders WHERE id = $1", T), STATS, 1) is None  # no statistics
+    assert parameter_sets(analyse("SELECT * FROM orders", T), STATS, 1) == []
+    written = parameter_sets(analyse("UPDATE orders SET status = $1 WHERE created_at >= $2", T), STATS, 1)
+    assert written and all(s.values[1] is None for s in written)  # a value written is NULL: it does not plan
+
+
+class CostTable:
+    """Costs of statements by the indexes present: ``table[i]`` maps a frozenset of index keys (the
+    ones that matter) to a cost; the cheapest entry whose keys are all present applies."""
+
+    def __init__(self, table: dict[int, dict[frozenset, float]], generic: dict[int, dict[frozenset, float]] | None
+                 = None):
+        self.table, self.generic = table, generic or {}
+
+    @staticmethod
+    def _cost(entries: dict[frozenset, float], keys: frozenset) -> float:
+        return min(cost for needed, cost in entries.items() if needed <= keys)
+
+    def expected(self, i, keys):
+        return self._cost(self.table[i], keys)
+
+    def generic_cost(self, i, keys):
+        return self._cost(self.generic.get(i, self.table[i]), keys)
+
+    def custom_costs(self, i, keys):
+        return [self.expected(i, keys)]
+
+
+def single(*keys):
+    return [Move((k,), frozenset({("public", k[0])})) for k in keys]
+
+
+TABLE_OF = {k: ("public", k[0]) for k in [("c", "email"), ("o", "cid"), ("o", "a"), ("o", "a", "b"), ("o", "x"),
+                                           ("o", "y")]}
+
+
+def test_a_join_that_needs_two_indexes_is_chosen_as_a_pair():
+    email, cid = ("c", "email"), ("o", "cid")
+    costs = CostTable({0: {frozenset(): 1000.0, frozenset({email}): 990.0, frozenset({email, cid}): 10.0},
+                       1: {frozenset(): 50.0}})
+    work = [Work(100, frozenset({("public", "c"), ("public", "o")})), Work(100, frozenset({("public", "o")}))]
+    alone = choose.choose(work, single(email, cid), costs, TABLE_OF, min_saving=0.01)
+    assert alone.chosen == []  # neither saves 1% alone
+    pair = Move((email, cid), frozenset({("public", "c"), ("public", "o")}))
+    chosen = choose.choose(work, [*single(email, cid), pair], costs, TABLE_OF, min_saving=0.01)
+    assert set(chosen.chosen) == {email, cid} and chosen.workload_after < chosen.workload_before / 10
+
+
+def test_an_index_the_set_makes_redundant_is_pruned():
+    a, ab = ("o", "a"), ("o", "a", "b")
+    costs = CostTable({0: {frozenset(): 500.0, frozenset({a}): 50.0, frozenset({ab}): 50.0},
+                       1: {frozenset(): 500.0, frozenset({a}): 200.0, frozenset({ab}): 20.0}})
+    work = [Work(10, frozenset({("public", "o")})), Work(10, frozenset({("public", "o")}))]
+    result = choose.choose(work, single(a, ab), costs, TABLE_OF, min_saving=0.01)
+    assert result.chosen == [ab]  # (a, b) serves both; (a) adds nothing once it is there
+
+
+def test_greedy_stops_below_the_saving_threshold_and_at_the_cap():
+    x, y = ("o", "x"), ("o", "y")
+    costs = CostTable({0: {frozenset(): 1000.0, frozenset({x}): 100.0}, 1: {frozenset(): 100.0,
+                                                                               frozenset({y}): 95.0}})
+    work = [Work(1, frozenset({("public", "o")})), Work(1, frozenset({("public", "o")}))]
+    assert choose.choose(work, single(x, y), costs, TABLE_OF, min_saving=0.01).chosen == [x]  # y saves 0.5%
+    assert choose.choose(work, single(x, y), costs, TABLE_OF, min_saving=0.001).chosen == [x, y]
+    assert choose.choose(work, single(x, y), costs, TABLE_OF, min_saving=0.001, max_indexes=1).chosen == [x]
+
+
+def test_an_index_that_makes_a_plan_worse_is_dropped():
+    x, y = ("o", "x"), ("o", "y")
+    costs = CostTable({0: {frozenset(): 1000.0, frozenset({x}): 100.0}, 1: {frozenset(): 400.0,
+                                                                               frozenset({y}): 100.0}},
+                      generic={1: {frozenset(): 400.0, frozenset({y}): 100.0}, 0: {frozenset(): 1000.0}})
+    worse = CostTable(costs.table, generic=costs.generic)
+    worse.generic_cost = lambda i, keys: 1500.0 if i == 0 and y in keys else costs.generic_cost(i, keys)  # type: ignore
+    work = [Work(1, frozenset({("public", "o")})), Work(1, frozenset({("public", "o")}))]
+    assert set(choose.choose(work, single(x, y), costs, TABLE_OF).chosen) == {x, y}
+    result = choose.choose(work, single(x, y), worse, TABLE_OF)
+    assert result.chosen == [x]
+    assert [(d.statement, d.index, d.what) for d in result.dropped] == [(0, y, "generic")]
