@@ -79,15 +79,6 @@ class Candidate:
         method = "" if self.using == "btree" else f" USING {self.using}"
         return f"{self.table[0]}.{self.table[1]}{method} ({keys}){include}"
 
-    def extends(self, other: Candidate) -> bool:
-        """Whether this btree has ``other``'s keys as its leading keys (and carries its INCLUDE)."""
-        if self.table != other.table or self.using != other.using != "btree":
-            return False
-        if [str(c) for c in self.columns[:len(other.columns)]] != [str(c) for c in other.columns]:
-            return False
-        carried = {c for c in self.key_columns() if c} | set(self.include)
-        return set(other.include) <= carried and self.key != other.key
-
 
 def _ordered_eq(table: Table, items: list[Predicate], facts: Facts) -> list[Predicate]:
     seen: dict[tuple[str, bool], Predicate] = {}
@@ -174,7 +165,7 @@ def candidates_for(statement: str, shape: Shape, facts: Facts) -> list[Candidate
         for columns, reason in shapes:
             add(table, columns, reason, primary=columns == primary, like=like_of.get(reason))
             # a covering variant of keys that serve every filter, for an index-only scan
-            names = {_name(c) for c in columns}
+            names = {key_name(c) for c in columns}
             extra = sorted(referenced - names)
             if filters <= names and 0 < len(extra) <= MAX_INCLUDE and \
                     all((*table, c) in facts and facts[(*table, c)].width <= NARROW_BYTES for c in extra):
@@ -191,7 +182,8 @@ def candidates_for(statement: str, shape: Shape, facts: Facts) -> list[Candidate
     return list(out.values())
 
 
-def _name(column) -> str:
+def key_name(column) -> str:
+    """The column (or expression) of one key, without its order."""
     if isinstance(column, str):
         return column.split()[0]
     return column.get("column") or column.get("expression", "")

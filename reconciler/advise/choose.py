@@ -62,15 +62,14 @@ class Choice:
     workload_before: float
     workload_after: float
     dropped: list[Regression] = field(default_factory=list)
-    pruned: list[Key] = field(default_factory=list)
-    rounds: int = 0
 
 
 def _affected(work: list[Work], tables: frozenset[Table]) -> list[int]:
     return [i for i, w in enumerate(work) if w.tables & tables]
 
 
-def _weighted(oracle: Oracle, work: list[Work], indexes: list[int], keys: frozenset[Key]) -> float | None:
+def _weighted(oracle: Oracle, work: list[Work], indexes: list[int], keys: frozenset[Key]) -> float:
+    """``sum(calls x expected cost)`` over ``indexes`` (statements the planner cannot cost count 0)."""
     total = 0.0
     for i in indexes:
         cost = oracle.expected(i, keys)
@@ -86,13 +85,11 @@ def choose(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[K
     everything = list(range(len(work)))
     chosen = set(start)
     order: list[Key] = []
-    base_total = _weighted(oracle, work, everything, frozenset(chosen)) or 0.0
+    base_total = _weighted(oracle, work, everything, frozenset(chosen))
     threshold = min_saving * base_total
     current = {i: oracle.expected(i, frozenset(chosen)) for i in everything}
-    rounds = 0
     remaining = list(moves)
     while len(order) < max_indexes and remaining:
-        rounds += 1
         scored: list[tuple[float, Move]] = []
         for move in remaining:
             trial = frozenset(chosen | set(move.keys))
@@ -117,20 +114,17 @@ def choose(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[K
         if len(order) >= max_indexes:
             break
 
-    pruned = []
     for key in reversed(list(order)):
         without = frozenset(chosen - {key})
         affected = _affected(work, frozenset({table_of[key]}))
-        loss = (_weighted(oracle, work, affected, without) or 0.0) - (_weighted(oracle, work, affected,
-                                                                                frozenset(chosen)) or 0.0)
+        loss = _weighted(oracle, work, affected, without) - _weighted(oracle, work, affected, frozenset(chosen))
         if loss < threshold:
             chosen.discard(key)
             order.remove(key)
-            pruned.append(key)
 
     dropped = _drop_regressions(work, oracle, table_of, frozenset(start), chosen, order, max_regression)
-    after_total = _weighted(oracle, work, everything, frozenset(chosen)) or 0.0
-    return Choice(order, frozenset(start), base_total, after_total, dropped, pruned, rounds)
+    after_total = _weighted(oracle, work, everything, frozenset(chosen))
+    return Choice(order, frozenset(start), base_total, after_total, dropped)
 
 
 def worse(oracle: Oracle, i: int, before: frozenset[Key], after: frozenset[Key],
@@ -168,8 +162,7 @@ def _drop_regressions(work: list[Work], oracle: Oracle, table_of: dict[Key, Tabl
             if worse(oracle, i, start, without, max_regression):
                 continue
             affected = _affected(work, frozenset({table_of[key]}))
-            loss = (_weighted(oracle, work, affected, without) or 0.0) - \
-                (_weighted(oracle, work, affected, frozenset(chosen)) or 0.0)
+            loss = _weighted(oracle, work, affected, without) - _weighted(oracle, work, affected, frozenset(chosen))
             if best is None or loss < best[0]:
                 best = (loss, key)
         culprit = best[1] if best else suspects[-1]

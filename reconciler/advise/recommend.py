@@ -20,7 +20,7 @@ import psycopg
 from ..catalog.desired import live_match, plain_definition
 from ..connection import fetch_value
 from ..spec.models import IndexSpec, Spec
-from .candidates import Candidate
+from .candidates import Candidate, key_name
 from .choose import Move, Work, choose
 from .models import Advice, Recommendation, create_sql, index_spec
 from .params import parameter_sets
@@ -116,7 +116,7 @@ class PlannerChoice:
         for s in self.workload:
             shape = self.shapes[s.key]
             sets = parameter_sets(shape, self.snap.column_stats, s.rows_per_call, rows)
-            planned.append(Planned(s.query, shape.tables, s.calls, sets, params=max(shape.params, default=0)))
+            planned.append(Planned(s.query, shape.tables, sets, params=max(shape.params, default=0)))
         with WhatIf(self.conn, self.snap.server_major, planned) as whatif:
             if not whatif.available:
                 self.advice.notes.append(f"HypoPG could not be used: {whatif.hypopg_error}")
@@ -216,12 +216,13 @@ class PlannerChoice:
         LIKE that a btree could serve by prefix: that btree was weighed by the planner already."""
         index_of = {s.key: i for i, s in enumerate(self.workload)}
         threshold = self.spec.monitoring.min_saving_pct / 100 * self.total_before
-        leading = {(c.table, _first_column(c)) for c in picked}
+        leading = {(c.table, key_name(c.columns[0])) for c in picked}
         weighed = {(c.table, c.like_column) for c in simulated if c.like_column}
         for candidate, error in refused:
-            if (candidate.table, _first_column(candidate)) in leading:
+            if (candidate.table, key_name(candidate.columns[0])) in leading:
                 continue  # a chosen index already leads with this column
-            if candidate.needs_extension == "pg_trgm" and (candidate.table, _first_column(candidate)) in weighed:
+            first = key_name(candidate.columns[0])
+            if candidate.needs_extension == "pg_trgm" and (candidate.table, first) in weighed:
                 continue
             idx = []
             for i in (index_of[q] for q in candidate.queries if q in index_of):
@@ -295,11 +296,6 @@ def _join_moves(workload: list[Statement], simulated: list[Candidate], whatif: W
 
 def _round(value: float | None) -> float | None:
     return round(value, 2) if value is not None else None
-
-
-def _first_column(candidate: Candidate) -> str:
-    first = candidate.columns[0]
-    return first if isinstance(first, str) else (first.get("column") or first.get("expression") or "")
 
 
 def _estimated_size(candidate: Candidate, snap: Snapshot) -> int:

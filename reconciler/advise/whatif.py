@@ -19,8 +19,7 @@ table never re-plans statements on others.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +31,6 @@ from ..connection import fetch_value
 from .params import ParameterSet
 from .shape import Table
 
-_HYPO_NAME = re.compile(r"^<(\d+)>")
-
 
 @dataclass
 class Planned:
@@ -41,16 +38,9 @@ class Planned:
 
     query: str
     tables: frozenset[Table]
-    calls: int
     sets: list[ParameterSet] | None      # None: only the generic plan can be costed
     params: int = 0
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    cost: float
-    uses: frozenset[int]                 # oids of the indexes the plan reads (hypothetical ones too)
 
 
 @dataclass
@@ -70,7 +60,7 @@ class WhatIf:
     refused: dict[tuple, str] = field(default_factory=dict)
     hypopg_error: str | None = None
     explains: int = 0
-    _cache: dict[tuple, Outcome | None] = field(default_factory=dict)
+    _cache: dict[tuple, float | None] = field(default_factory=dict)
     _pieces: dict[int, list[str | int]] = field(default_factory=dict)
     _transaction: Any = None
 
@@ -136,10 +126,6 @@ class WhatIf:
         found = self.live.get(key)
         return found.size_bytes if found else 0
 
-    def oid_of(self, key: tuple) -> int | None:
-        found = self.live.get(key)
-        return found.oid if found else None
-
     def _realize(self, keys: frozenset[tuple]) -> None:
         for key in [k for k in self.live if k not in keys]:
             self._drop(key)
@@ -153,9 +139,9 @@ class WhatIf:
         return frozenset(k for k in keys if k in self.index_sql and self.index_sql[k][0] in tables
                          and k not in self.refused)
 
-    def outcome(self, i: int, keys: frozenset[tuple], mode: int | str) -> Outcome | None:
-        """Statement ``i`` with the hypothetical indexes ``keys``: ``mode`` is a parameter-set
-        index (a custom plan), ``"plain"`` (no parameters) or ``"generic"``."""
+    def cost(self, i: int, keys: frozenset[tuple], mode: int | str) -> float | None:
+        """The planner's cost of statement ``i`` with the hypothetical indexes ``keys``: ``mode``
+        is a parameter-set index (a custom plan), ``"plain"`` (no parameters) or ``"generic"``."""
         relevant = self._relevant(i, keys)
         cache_key = (i, mode, relevant)
         if cache_key in self._cache:
@@ -180,7 +166,7 @@ class WhatIf:
                 parts.append(sql.SQL(piece))  # pg_stat_statements' own text, between parameters
         return sql.Composed(parts)
 
-    def _explain(self, i: int, mode: int | str) -> Outcome | None:
+    def _explain(self, i: int, mode: int | str) -> float | None:
         statement = self.statements[i]
         body = sql.SQL(statement.query)  # pg_stat_statements' text, explained as is
         self.explains += 1
@@ -190,15 +176,14 @@ class WhatIf:
                     row = self.conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) ") + body).fetchone()
                 elif mode == "generic" and self.major >= 16:
                     row = self.conn.execute(sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) ") + body).fetchone()
-                elif mode == "generic":
+                elif mode == "generic":  # on an error, the prepared statement is deallocated below
                     self.conn.execute(sql.SQL("PREPARE pgrecon_generic AS ") + body)
-                    try:
-                        self.conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                        nulls = sql.SQL(", ").join([sql.NULL] * statement.params)
-                        row = self.conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE pgrecon_generic({})")
-                                                .format(nulls)).fetchone()
-                    finally:
-                        self.conn.execute("DEALLOCATE pgrecon_generic")
+                    self.conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                    nulls = sql.SQL(", ").join([sql.NULL] * statement.params)
+                    row = self.conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE pgrecon_generic({})")
+                                            .format(nulls)).fetchone()
+                    self.conn.execute("SET LOCAL plan_cache_mode TO DEFAULT")
+                    self.conn.execute("DEALLOCATE pgrecon_generic")
                 else:
                     if statement.sets is None:
                         return None
@@ -212,10 +197,10 @@ class WhatIf:
         if row is None:
             return None
         document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
-        plan = document[0]["Plan"]
-        return Outcome(float(plan.get("Total Cost") or 0.0), frozenset(_index_oids(plan)))
+        return float(document[0]["Plan"].get("Total Cost") or 0.0)
 
     def _deallocate_generic(self) -> None:
+        """After a failed generic plan: PREPARE is not undone by the savepoint's rollback."""
         try:
             with self.conn.transaction():
                 self.conn.execute("DEALLOCATE pgrecon_generic")
@@ -230,53 +215,38 @@ class WhatIf:
             return ["generic"]
         return list(range(len(statement.sets)))
 
-    def expected(self, i: int, keys: frozenset[tuple]) -> float | None:
-        """The cost of statement ``i`` weighted over its representative values (the generic plan's
-        when it has none)."""
+    def _weighted(self, i: int, cost_of: Callable[[int | str], float | None]) -> float | None:
         statement = self.statements[i]
         total = 0.0
         for mode in self.modes(i):
-            found = self.outcome(i, keys, mode)
+            found = cost_of(mode)
             if found is None:
                 return None
             weight = statement.sets[mode].weight if isinstance(mode, int) and statement.sets else 1.0
-            total += weight * found.cost
+            total += weight * found
         return total
 
-    def customs(self, i: int, keys: frozenset[tuple]) -> list[Outcome | None]:
-        return [self.outcome(i, keys, mode) for mode in self.modes(i)]
-
-    def generic(self, i: int, keys: frozenset[tuple]) -> Outcome | None:
-        return self.outcome(i, keys, "generic" if self.statements[i].params else "plain")
-
-    def generic_cost(self, i: int, keys: frozenset[tuple]) -> float | None:
-        found = self.generic(i, keys)
-        return found.cost if found else None
-
-    def custom_costs(self, i: int, keys: frozenset[tuple]) -> list[float | None]:
-        if self.modes(i) == ["generic"]:
-            return []
-        return [o.cost if o else None for o in self.customs(i, keys)]
+    def expected(self, i: int, keys: frozenset[tuple]) -> float | None:
+        """The cost of statement ``i`` weighted over its representative values (the generic plan's
+        when it has none)."""
+        return self._weighted(i, lambda mode: self.cost(i, keys, mode))
 
     def expected_now(self, i: int) -> float | None:
         """Like :meth:`expected` with whatever indexes exist right now (real ones being built in
         a savepoint included), never cached."""
-        statement = self.statements[i]
-        total = 0.0
-        for mode in self.modes(i):
-            found = self._explain(i, mode)
-            if found is None:
-                return None
-            weight = statement.sets[mode].weight if isinstance(mode, int) and statement.sets else 1.0
-            total += weight * found.cost
-        return total
+        return self._weighted(i, lambda mode: self._explain(i, mode))
+
+    def generic_cost(self, i: int, keys: frozenset[tuple]) -> float | None:
+        return self.cost(i, keys, "generic" if self.statements[i].params else "plain")
+
+    def custom_costs(self, i: int, keys: frozenset[tuple]) -> list[float | None]:
+        if self.modes(i) == ["generic"]:
+            return []
+        return [self.cost(i, keys, mode) for mode in self.modes(i)]
 
     def realize(self, keys: frozenset[tuple]) -> None:
         """Make exactly ``keys`` the hypothetical indexes in place."""
         self._realize(frozenset(k for k in keys if k not in self.refused))
-
-    def hypothetical_oids(self, keys: Iterable[tuple]) -> dict[int, tuple]:
-        return {self.live[k].oid: k for k in keys if k in self.live}
 
 
 def _split_params(query: str) -> list[str | int]:
@@ -291,19 +261,6 @@ def _split_params(query: str) -> list[str | int]:
             at = token.end + 1
     out.append(query[at:])
     return out
-
-
-def _index_oids(plan: dict) -> set[int]:
-    found = set()
-    stack = [plan]
-    while stack:
-        node = stack.pop()
-        name = node.get("Index Name")
-        if name:
-            match = _HYPO_NAME.match(name)
-            found.add(int(match.group(1)) if match else -1)
-        stack.extend(node.get("Plans", ()))
-    return found
 
 
 def _message(exc: psycopg.Error) -> str:

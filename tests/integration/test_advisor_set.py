@@ -215,3 +215,17 @@ def test_three_column_candidates_and_the_heuristic_path(db, spec_file):
         assert rec["columns"] == ["customer_id", "status", "created_at DESC"] and rec["verified"] is False
     shape = analyse(advice["statements"][0]["query"], {"orders": ("public", "orders")})
     assert [p.kind for p in shape.predicates] == ["eq", "eq", "sort"]
+
+
+def test_a_planner_error_is_reported_as_it_happened_and_the_session_goes_on(db):
+    from reconciler.advise.whatif import Planned, WhatIf
+    from reconciler.connection import connect
+    db.execute("CREATE TABLE t (a int); INSERT INTO t SELECT g FROM generate_series(1, 100) g; ANALYZE t")
+    table = frozenset({("public", "t")})
+    failing = Planned("SELECT 1 / 0 FROM t WHERE a = $1", table, None, params=1)  # folded, so it fails at plan time
+    fine = Planned("SELECT a FROM t WHERE a = $1", table, None, params=1)
+    with connect(db.dsn) as conn, WhatIf(conn, db.major, [failing, fine]) as whatif:
+        assert whatif.generic_cost(0, frozenset()) is None
+        assert failing.error == "division by zero"
+        assert whatif.generic_cost(1, frozenset()) and fine.error is None
+        assert not conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
