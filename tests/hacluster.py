@@ -204,7 +204,10 @@ class HaCluster:
     def wait_replayed(self, timeout: float = 60.0) -> None:
         """Until every replica has replayed what the leader has written (so one can take over)."""
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            lsn = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+            # synchronous_commit is off here: a commit of our own, flushed, flushes every commit before it
+            conn.execute("SET synchronous_commit = local")
+            conn.execute("SELECT pg_current_xact_id()")
+            lsn = conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0]
             self.wait_for(lambda: conn.execute(
                 "SELECT count(*) FROM pg_stat_replication WHERE replay_lsn >= %s", (lsn,)).fetchone()[0]
                 == len(self.members) - 1, "replicas to replay", timeout)

@@ -149,9 +149,10 @@ class ClusterOps:
             self.sleep(POLL_S)
 
     def wait_for_replicas(self, leader: psycopg.Connection) -> str:
-        """Wait until every streaming replica has replayed what the leader has written so far;
-        fail naming the ones that did not, after the timeout. Returns that WAL position."""
-        lsn = str(fetch_value(leader, "SELECT pg_catalog.pg_current_wal_lsn()::text"))
+        """Wait until every streaming replica has replayed what the leader has flushed so far (the
+        executor's commits are flushed: see :class:`~reconciler.apply.executor.Executor`); fail
+        naming the ones that did not, after the timeout. Returns that WAL position."""
+        lsn = str(fetch_value(leader, "SELECT pg_catalog.pg_current_wal_flush_lsn()::text"))
         deadline = time.monotonic() + self.replica_timeout_ms / 1000
         while True:
             rows = leader.execute(

@@ -153,6 +153,11 @@ class Executor:
         self.pid = conn.info.backend_pid
         # If pgrecon dies, the server stops its build instead of finishing it unseen.
         conn.execute("SELECT pg_catalog.set_config('client_connection_check_interval', '1s', false)")
+        # What apply reports done is on disk: with synchronous_commit = off (a common tuning) the
+        # commit that marks a concurrent build valid can sit unwritten until other WAL pushes it
+        # out, so a crash would lose it and a replica checked "after replaying" would not have it.
+        conn.execute("SELECT pg_catalog.set_config('synchronous_commit', 'local', false) "
+                     "WHERE pg_catalog.current_setting('synchronous_commit') = 'off'")
 
     def run(self, plan: Plan, history=None) -> list[ChangeResult]:
         """Execute every change of ``plan`` in order; raises :class:`ApplyFailed` at the first

@@ -148,6 +148,31 @@ def test_server_restarted_mid_apply(server, spec_file, tmp_path):
         own.stop("immediate")
 
 
+def test_what_apply_reported_done_survives_a_crash_when_commits_are_asynchronous(server, spec_file, tmp_path):
+    """synchronous_commit = off and a WAL writer that waits: the commit that marks a concurrent
+    build valid is not written when the build returns. pgrecon's own commits are flushed, so
+    after an immediate shutdown (what a crash leaves) the index is there and valid."""
+    own = LocalServer(server.bin_dir, tmp_path / "data", {**FAST_TEST_SETTINGS, "wal_writer_delay": "10s"})
+    own.start()
+    try:
+        with psycopg.connect(own.dsn(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE crash")
+        db = Database(own, "crash")
+        setup_table(db)
+        assert db.value("SHOW synchronous_commit") == "off"
+        spec = spec_file(REPLACE)
+        applied = db.apply(spec, "--allow-hazards", "index-rebuild")
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+        db.close()
+        own.stop("immediate")
+        own.start()
+        assert db.value("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == 0
+        db.assert_converged(spec)
+        db.close()
+    finally:
+        own.stop("immediate")
+
+
 def test_eight_applies_at_once(db, spec_file):
     setup_table(db)
     spec = spec_file(REPLACE)
