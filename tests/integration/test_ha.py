@@ -225,9 +225,9 @@ def test_leader_killed_during_a_concurrent_build_then_the_next_apply_converges(h
     assert "Traceback" not in err and ("lost the connection" in err or "error:" in err)
     ha_cluster.wait_for(lambda: (new := ha_cluster.leader()) is not None and new.name != leader.name,
                         "a new leader", 90)
-    # The dead node may hold WAL the new leader never received (replication is asynchronous), and
-    # after a crash Patroni's rewind check can miss that: it is rebuilt from the new leader, as an
-    # operator would, and rejoins as a replica.
+    # The dead node may hold WAL the new leader never received (replication is asynchronous): this
+    # test is about pgrecon, not pg_rewind, so it is rebuilt from the new leader and rejoins as a
+    # replica.
     shutil.rmtree(ha_cluster.base / leader.name)
     ha_cluster.start_member(leader)
     ha_cluster.wait_healthy(180)
