@@ -21,7 +21,7 @@ from ..plan.make import make_plan
 from ..plan.models import HAZARD_HELP, Change, Hazard, Plan
 from ..spec.models import Spec
 from ..targets import Target
-from .cluster import ClusterOps
+from .cluster import ClusterOps, LeaderPosition, following
 from .executor import ApplyOptions, ApplyReporter, ChangeResult, Executor, SilentReporter, options_for
 from .history import History
 from .locking import acquire_apply_lock, release_apply_lock
@@ -80,20 +80,22 @@ def verify(dsn: str, spec: Spec, now: datetime | None, target: Target | None = N
         time.sleep(0.2)
 
 
-def verify_replicas(cluster: ClusterOps, spec: Spec, now: datetime | None, lsn: str) -> None:
-    """On each replica of a Patroni cluster (read-only), once it has replayed WAL up to ``lsn``:
-    every declared index is there, valid, with the declared definition."""
+def verify_replicas(cluster: ClusterOps, spec: Spec, now: datetime | None, leader: LeaderPosition) -> None:
+    """On each replica of a Patroni cluster (read-only), once it has replayed the leader's WAL up to
+    where ``leader`` stood: every declared index is there, valid, with the declared definition."""
     target = cluster.target
     for member in cluster.replicas():
         try:
             with connect(target.member_dsn(member)) as conn:
-                cluster.wait_for_member(member, conn, lsn)
+                cluster.wait_for_member(member, conn, leader)
                 drift = make_plan(conn, spec, now=now, fingerprint=False, kinds=frozenset({ChangeKind.INDEX}))
+                state = "" if drift.empty else following(conn, leader)
         except (ConnectionFailed, SpecError) as exc:
             raise ApplyFailed(f"could not verify the indexes on replica {member.name}: {exc.message}") from None
         if not drift.empty:
             shown = "; ".join(f"{c.title}: {c.reason}" for c in drift.changes)
-            raise ApplyFailed(f"replica {member.name} does not have the declared indexes after replaying: {shown}")
+            raise ApplyFailed(f"replica {member.name} does not have the declared indexes after replaying: {shown} "
+                              f"({state})")
 
 
 def _ran_ddl(results: list[ChangeResult]) -> bool:
@@ -157,9 +159,9 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
                                     cluster=cluster)
                 results = executor.run(plan, history)
                 if _ran_ddl(results):
-                    lsn = cluster.wait_for_replicas(conn)
+                    position = cluster.wait_for_replicas(conn)
                     if target.patroni is not None:
-                        verify_replicas(cluster, spec, now or plan.now, lsn)
+                        verify_replicas(cluster, spec, now or plan.now, position)
             except ApplyFailed as exc:
                 if history is not None:
                     history.finish("failed", exc.message)

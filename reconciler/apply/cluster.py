@@ -24,6 +24,42 @@ from ..targets import Target
 
 POLL_S = 0.5
 
+# The leader's flush position and its timeline (the first 8 hex digits of a WAL file's name).
+_LEADER_POSITION = ("SELECT pg_catalog.pg_current_wal_flush_lsn()::text, ('x' || pg_catalog.substr("
+                    "pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_flush_lsn()), 1, 8))::bit(32)::int")
+# How a standby follows its primary: its WAL receiver (if any) and whether replay is paused.
+_FOLLOWING = ("SELECT pg_catalog.pg_is_in_recovery(), r.pid, r.status, r.received_tli, CASE WHEN "
+              "pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_get_wal_replay_pause_state() END "
+              "FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_stat_wal_receiver AS r ON true")
+
+
+@dataclass(frozen=True)
+class LeaderPosition:
+    """Where the leader's WAL stood when the apply's DDL was done: what replicas must replay."""
+
+    lsn: str
+    timeline: int
+
+
+def following(conn: psycopg.Connection, leader: LeaderPosition) -> str:
+    """In words, how the standby on ``conn`` follows the leader — said when it falls behind or
+    differs, so the message points at replication rather than at the index."""
+    standby, pid, status, timeline, paused = conn.execute(_FOLLOWING).fetchone() or (True, None, None, None, None)
+    if not standby:
+        return "it is not a standby any more (promoted?)"
+    if pid is None:
+        said = "no WAL receiver runs there: it is not streaming from the leader"
+    elif status is None:
+        said = "its WAL receiver runs (its state is shown to pg_read_all_stats members only)"
+    else:
+        said = f"its WAL receiver is {status}" + (f" on timeline {timeline}" if timeline else "")
+        if timeline and timeline != leader.timeline:
+            said += (f", the leader is on timeline {leader.timeline}: it has not followed the last failover and "
+                     f"may hold WAL the leader never had (reinitialize it: patronictl reinit)")
+    if paused and paused != "not paused":
+        said += f"; WAL replay is {paused} (SELECT pg_wal_replay_resume() there resumes it)"
+    return said
+
 
 def _same(row: dict[str, object], text: str) -> bool:
     defn = SettingDef.from_row(row)
@@ -148,37 +184,56 @@ class ClusterOps:
                                   f"its restart; see Patroni's log")
             self.sleep(POLL_S)
 
-    def wait_for_replicas(self, leader: psycopg.Connection) -> str:
+    def wait_for_replicas(self, leader: psycopg.Connection) -> LeaderPosition:
         """Wait until every streaming replica has replayed what the leader has flushed so far (the
         executor's commits are flushed: see :class:`~reconciler.apply.executor.Executor`); fail
         naming the ones that did not, after the timeout. Returns that WAL position."""
-        lsn = str(fetch_value(leader, "SELECT pg_catalog.pg_current_wal_flush_lsn()::text"))
+        lsn, timeline = leader.execute(_LEADER_POSITION).fetchone() or ("0/0", 0)
+        position = LeaderPosition(lsn, timeline)
         deadline = time.monotonic() + self.replica_timeout_ms / 1000
         while True:
             rows = leader.execute(
                 "SELECT application_name, client_addr::text, replay_lsn IS NOT NULL AND replay_lsn >= %s::pg_lsn "
                 "FROM pg_catalog.pg_stat_replication WHERE state = 'streaming'", (lsn,)).fetchall()
-            behind = [f"{name or '?'} ({addr or 'local'})" for name, addr, caught_up in rows if not caught_up]
+            late = [(name, addr) for name, addr, caught_up in rows if not caught_up]
+            behind = [f"{name or '?'} ({addr or 'local'})" for name, addr in late]
             if not behind:
-                return lsn
+                return position
             if time.monotonic() >= deadline:
+                said = "; ".join(f"{name or '?'} ({addr or 'local'}){self._why_behind(name, position)}"
+                                 for name, addr in late)
                 raise ApplyFailed(f"replicas did not replay the apply's changes (WAL {lsn}) within "
-                                  f"{self.replica_timeout_ms / 1000:g}s: {', '.join(behind)}")
+                                  f"{self.replica_timeout_ms / 1000:g}s: {said}")
             if self.on_wait:
                 self.on_wait(f"waiting for {', '.join(behind)} to replay WAL {lsn}")
             self.sleep(POLL_S)
 
-    def wait_for_member(self, member: PatroniMember, conn: psycopg.Connection, lsn: str) -> None:
-        """Wait until ``member`` (connected as ``conn``) has replayed WAL up to ``lsn``. A member
-        that has just rejoined may not be streaming yet, so the leader's view is not enough."""
+    def _why_behind(self, name: str | None, leader: LeaderPosition) -> str:
+        """On a Patroni cluster, what the late member itself says (Patroni names each walsender
+        after its member); elsewhere the leader's view is all there is."""
+        if self.target.patroni is None or not name:
+            return ""
+        try:
+            member = next((m for m in self.replicas() if m.name == name), None)
+            if member is None:
+                return ""
+            with open_connection(self.target.member_dsn(member), autocommit=True) as conn:
+                return f": {following(conn, leader)}"
+        except (ConnectionFailed, psycopg.Error):
+            return ""  # a courtesy: the message stands without it
+
+    def wait_for_member(self, member: PatroniMember, conn: psycopg.Connection, leader: LeaderPosition) -> None:
+        """Wait until ``member`` (connected as ``conn``) has replayed the leader's WAL up to where
+        ``leader`` stood. A member that has just rejoined may not be streaming yet, so the
+        leader's view is not enough."""
         deadline = time.monotonic() + self.replica_timeout_ms / 1000
         while not fetch_value(conn, "SELECT coalesce(pg_catalog.pg_last_wal_replay_lsn() >= %s::pg_lsn, false)",
-                              (lsn,)):
+                              (leader.lsn,)):
             if time.monotonic() >= deadline:
-                raise ApplyFailed(f"replica {member.name} did not replay the apply's changes (WAL {lsn}) within "
-                                  f"{self.replica_timeout_ms / 1000:g}s")
+                raise ApplyFailed(f"replica {member.name} did not replay the apply's changes (WAL {leader.lsn}) "
+                                  f"within {self.replica_timeout_ms / 1000:g}s; {following(conn, leader)}")
             if self.on_wait:
-                self.on_wait(f"waiting for {member.name} to replay WAL {lsn}")
+                self.on_wait(f"waiting for {member.name} to replay WAL {leader.lsn}")
             self.sleep(POLL_S)
 
     def replicas(self) -> list[PatroniMember]:

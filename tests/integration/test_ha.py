@@ -163,6 +163,41 @@ def test_index_built_on_the_leader_is_valid_on_every_replica(ha_cluster, ha_db, 
     assert refused.exit_code == 1 and "is a standby (in recovery)" in refused.stderr
 
 
+def test_a_replica_that_does_not_replay_is_named_with_what_it_says_of_itself(ha_cluster, ha_db, tmp_path):
+    with psycopg.connect(ha_cluster.dsn(ha_db), autocommit=True) as conn:
+        conn.execute("CREATE TABLE tasks (id int, state text)")
+        conn.execute("INSERT INTO tasks SELECT g, 'open' FROM generate_series(1, 2000) g")
+    ha_cluster.wait_replayed()
+    spec = tmp_path / "paused.yaml"
+    spec.write_text(f"version: 1\ntarget:\n  patroni: {{url: \"{ha_cluster.patroni_url}\"}}\n  replica_timeout: 2s\n"
+                    f"tables:\n  public.tasks:\n    indexes:\n      - {{name: tasks_state, columns: [state]}}\n")
+    [replica] = ha_cluster.replicas()
+    # Outside maintenance mode Patroni resumes a paused replay at once; a DBA pausing a replica
+    # (for a consistent backup, say) puts the cluster in maintenance mode first.
+    client = PatroniClient(ha_cluster.patroni_url)
+    client.patch_config({"pause": True})
+    try:
+        ha_cluster.wait_for(lambda: PatroniClient(replica.api_url).request("GET", "/patroni")[1].get("pause") is True,
+                            "maintenance mode on the replica", 30)
+        with psycopg.connect(replica.dsn(), autocommit=True) as conn:
+            conn.execute("SELECT pg_wal_replay_pause()")
+            try:
+                applied = cli("apply", "-f", str(spec), "--dsn", ha_cluster.dsn(ha_db))
+            finally:
+                conn.execute("SELECT pg_wal_replay_resume()")
+    finally:
+        client.patch_config({"pause": None})
+    assert applied.exit_code == 1, applied.stdout + applied.stderr
+    assert "Traceback" not in applied.stderr
+    message = applied.stderr[applied.stderr.index("error:"):]
+    assert f"{replica.name} (" in message and "within 2s" in message, message
+    assert "its WAL receiver is streaming on timeline" in message and "WAL replay is paused" in message, message
+    # the index is built on the leader; the replica, replaying again, gets it
+    assert cli("apply", "-f", str(spec), "--dsn", ha_cluster.dsn(ha_db)).exit_code == 0
+    ha_cluster.wait_replayed()
+    assert cli("plan", "-f", str(spec), "--dsn", replica.dsn(ha_db)).exit_code == 0
+
+
 def test_restart_required_setting_with_and_without_restart(ha_cluster, ha_db, settings_spec):
     current = show(ha_cluster.leader().dsn(), "max_wal_senders")
     wanted = "12" if current != "12" else "11"
