@@ -10,6 +10,7 @@ when it runs, so that ``pgrecon plan`` does not pay for the advisor or the bench
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import sys
 from datetime import UTC, datetime
@@ -441,4 +442,10 @@ def demo(agents: int = typer.Option(10_000, help="agents to generate"),
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    finally:
+        # The process is ending: its memory goes back whole. The interpreter's last full
+        # collection would first walk every object still alive (0.15 s after planning 10,000
+        # indexes); frozen objects are not walked.
+        gc.freeze()
