@@ -170,6 +170,12 @@ class HaCluster:
                 member.process.wait()
         member.process = None
 
+    def pg_ctl(self, member: Member, *args: str) -> None:
+        """Run pg_ctl on a member's data directory, as the OS user its server runs as."""
+        pg_ctl = Path(SYSTEM_BIN.format(major=15)) / "pg_ctl"
+        subprocess.run([str(pg_ctl), "-D", str(self.base / member.name), "-w", *args], check=True, user=OS_USER,
+                       capture_output=True, cwd=str(self.base))
+
     # ------------------------------------------------------------------ state
 
     def cluster(self) -> dict:

@@ -37,6 +37,7 @@ class ApplyResult:
     remaining: Plan
     waited_s: float
     restarted: list[str] = field(default_factory=list)  # members restarted through Patroni
+    unverified: list[str] = field(default_factory=list)  # replicas down when apply checked them: "name (state)"
     refused: list[Change] = field(default_factory=list)  # --skip-refused: left out (hazards, or needing those)
 
     @property
@@ -80,11 +81,22 @@ def verify(dsn: str, spec: Spec, now: datetime | None, target: Target | None = N
         time.sleep(0.2)
 
 
-def verify_replicas(cluster: ClusterOps, spec: Spec, now: datetime | None, leader: LeaderPosition) -> None:
+# Patroni member states in which PostgreSQL runs and can be asked (a replica restoring from the
+# archive instead of streaming still replays).
+VERIFIABLE_STATES = frozenset({"running", "streaming", "in archive recovery"})
+
+
+def verify_replicas(cluster: ClusterOps, spec: Spec, now: datetime | None, leader: LeaderPosition) -> list[str]:
     """On each replica of a Patroni cluster (read-only), once it has replayed the leader's WAL up to
-    where ``leader`` stood: every declared index is there, valid, with the declared definition."""
+    where ``leader`` stood: every declared index is there, valid, with the declared definition.
+    A member whose PostgreSQL Patroni reports down (stopped, starting, being rebuilt, …) can't be
+    checked; it replays the changes when it runs again. Returns those, as "name (state)"."""
     target = cluster.target
+    unverified: list[str] = []
     for member in cluster.replicas():
+        if member.state not in VERIFIABLE_STATES:
+            unverified.append(f"{member.name} ({member.state})")
+            continue
         try:
             with connect(target.member_dsn(member)) as conn:
                 cluster.wait_for_member(member, conn, leader)
@@ -96,6 +108,7 @@ def verify_replicas(cluster: ClusterOps, spec: Spec, now: datetime | None, leade
             shown = "; ".join(f"{c.title}: {c.reason}" for c in drift.changes)
             raise ApplyFailed(f"replica {member.name} does not have the declared indexes after replaying: {shown} "
                               f"({state})")
+    return unverified
 
 
 def _ran_ddl(results: list[ChangeResult]) -> bool:
@@ -154,6 +167,7 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
                     history = History(conn, plan)
                 except psycopg.errors.InsufficientPrivilege:
                     history = None  # recording is a courtesy: no privilege to create pgrecon.history
+            unverified: list[str] = []
             try:
                 executor = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=pgbouncer_dsn,
                                     cluster=cluster)
@@ -161,7 +175,7 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
                 if _ran_ddl(results):
                     position = cluster.wait_for_replicas(conn)
                     if target.patroni is not None:
-                        verify_replicas(cluster, spec, now or plan.now, position)
+                        unverified = verify_replicas(cluster, spec, now or plan.now, position)
             except ApplyFailed as exc:
                 if history is not None:
                     history.finish("failed", exc.message)
@@ -175,4 +189,4 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
     # Restarts come last, with the apply's sessions closed: restarting the leader ends them.
     restarted = cluster.restart_pending() if options.restart else []
     return ApplyResult(plan=plan, results=results, remaining=remaining, waited_s=waited, restarted=restarted,
-                       refused=refused)
+                       refused=refused, unverified=unverified)

@@ -33,6 +33,7 @@ class TargetOutcome:
     applied: int | None = None          # apply: changes applied
     untouched: bool = False             # apply: a wave before failed, this target was not started
     remaining: tuple[Change, ...] = ()  # apply: what is still different afterwards
+    unverified: tuple[str, ...] = ()    # apply: replicas down when apply checked them, "name (state)"
     seconds: float = 0.0
 
     @property
@@ -148,6 +149,7 @@ def _apply_one(fleet: Fleet, target: FleetTarget, how: FleetApply, now: datetime
         outcome.server_version = result.plan.server_version
         outcome.applied = len(result.results)
         outcome.remaining = result.remaining.changes
+        outcome.unverified = tuple(result.unverified)
         if not result.in_sync:
             outcome.error = "applied, but not in sync: " + "; ".join(c.title for c in result.remaining.changes)
     except Exception as exc:  # noqa: BLE001 - reported in the target's row

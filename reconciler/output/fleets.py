@@ -19,7 +19,8 @@ def state(outcome: TargetOutcome) -> str:
         return "error"
     if outcome.applied is not None:
         left = f", {len(outcome.changes)} left" if outcome.changes else ""
-        return f"applied {outcome.applied}{left}"
+        unverified = f", not verified on {', '.join(outcome.unverified)}" if outcome.unverified else ""
+        return f"applied {outcome.applied}{left}{unverified}"
     count = len(outcome.changes)
     return "in sync" if not count else f"{count} change{'s' if count != 1 else ''}"
 
@@ -30,7 +31,8 @@ def fleet_json(run: FleetRun) -> dict[str, Any]:
         targets.append({"name": o.name, "wave": o.wave, "server_version": o.server_version or None,
                         "in_sync": o.in_sync, "changes": [c.model_dump(mode="json") for c in o.changes],
                         "notes": [n.model_dump(mode="json") for n in o.notes], "error": o.error,
-                        "applied": o.applied, "untouched": o.untouched, "seconds": round(o.seconds, 3)})
+                        "applied": o.applied, "untouched": o.untouched,
+                        "unverified_replicas": list(o.unverified), "seconds": round(o.seconds, 3)})
     return {"command": run.command, "targets": targets, "in_sync": run.in_sync, "errors": run.errors}
 
 

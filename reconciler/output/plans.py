@@ -75,6 +75,7 @@ def _apply(result: Any, fmt: str = "text") -> str:
                            "in_sync": result.in_sync,
                            "waited_for_lock_s": round(result.waited_s, 3),
                            "restarted": result.restarted,
+                           "unverified_replicas": result.unverified,
                            "refused": [change_dict(c) for c in result.refused],
                            "remaining": [c.model_dump(mode="json") for c in result.remaining.changes]},
                           indent=2) + "\n"

@@ -198,6 +198,34 @@ def test_a_replica_that_does_not_replay_is_named_with_what_it_says_of_itself(ha_
     assert cli("plan", "-f", str(spec), "--dsn", replica.dsn(ha_db)).exit_code == 0
 
 
+def test_a_replica_that_is_down_is_named_as_not_verified_and_catches_up(ha_cluster, ha_db, tmp_path):
+    with psycopg.connect(ha_cluster.dsn(ha_db), autocommit=True) as conn:
+        conn.execute("CREATE TABLE runs (id int, agent int)")
+        conn.execute("INSERT INTO runs SELECT g, g % 40 FROM generate_series(1, 2000) g")
+    ha_cluster.wait_replayed()
+    spec = tmp_path / "down.yaml"
+    spec.write_text(f"version: 1\ntarget:\n  patroni: {{url: \"{ha_cluster.patroni_url}\"}}\n"
+                    f"tables:\n  public.runs:\n    indexes:\n      - {{name: runs_agent, columns: [agent]}}\n")
+    [replica] = ha_cluster.replicas()
+    client = PatroniClient(ha_cluster.patroni_url)
+    client.patch_config({"pause": True})   # maintenance mode: Patroni leaves the stopped server down
+    try:
+        ha_cluster.wait_for(lambda: PatroniClient(replica.api_url).request("GET", "/patroni")[1].get("pause") is True,
+                            "maintenance mode on the replica", 30)
+        ha_cluster.pg_ctl(replica, "stop", "-m", "fast")
+        ha_cluster.wait_for(lambda: any(m["name"] == replica.name and m["state"] == "stopped"
+                                        for m in ha_cluster.cluster()["members"]), "Patroni to see it stopped", 30)
+        applied = cli("apply", "-f", str(spec), "--dsn", ha_cluster.dsn(ha_db), "--format", "json")
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+        assert json.loads(applied.stdout)["unverified_replicas"] == [f"{replica.name} (stopped)"]
+        assert "Traceback" not in applied.stderr
+    finally:
+        client.patch_config({"pause": None})   # Patroni starts it again
+    ha_cluster.wait_healthy(120)
+    ha_cluster.wait_replayed()
+    assert cli("plan", "-f", str(spec), "--dsn", replica.dsn(ha_db)).exit_code == 0
+
+
 def test_restart_required_setting_with_and_without_restart(ha_cluster, ha_db, settings_spec):
     current = show(ha_cluster.leader().dsn(), "max_wal_senders")
     wanted = "12" if current != "12" else "11"

@@ -57,3 +57,21 @@ def test_validate_and_render_in_json(tmp_path, monkeypatch):
     (tmp_path / "schema.yaml").write_text((tmp_path / "schema.yaml").read_text().replace("8MB", "16MB"))
     stale = runner.invoke(app, ["render", "--check", "--format", "json"])
     assert stale.exit_code == 1 and json.loads(stale.stdout)["stale"] == ["postgres/postgresql.conf"]
+
+
+def test_apply_text_names_restarted_members_and_replicas_it_could_not_verify():
+    from datetime import datetime, timezone
+
+    from reconciler.apply import ApplyResult
+    from reconciler.output import render_result
+    from reconciler.plan.models import Plan
+    plan = Plan(spec_sha256="0" * 64, fingerprint="", database="app", server_version="15.20",
+                created_at=datetime(2026, 11, 28, tzinfo=timezone.utc))
+    result = ApplyResult(plan=plan, results=[], remaining=plan, waited_s=0.0, restarted=["m2", "m1"],
+                         unverified=["m3 (stopped)"])
+    text = render_result("apply", "text", result)
+    assert "Restarted through Patroni: m2, m1." in text
+    assert "Not verified on m3 (stopped): PostgreSQL is not running there (Patroni)" in text
+    assert json.loads(render_result("apply", "json", result))["unverified_replicas"] == ["m3 (stopped)"]
+    quiet = render_result("apply", "text", ApplyResult(plan=plan, results=[], remaining=plan, waited_s=0.0))
+    assert "Not verified" not in quiet and "Restarted" not in quiet
