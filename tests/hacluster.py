@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import psycopg
 import yaml
 
 from reconciler.localserver import SYSTEM_BIN, free_port
+from reconciler.patroni import PatroniClient
 
 PATRONI_VENV = Path(os.environ.get("PGRECON_PATRONI_VENV", "/opt/pgrecon-patroni"))
 SUPERUSER_PASSWORD = "patroni-super-pw"
@@ -169,6 +171,19 @@ class HaCluster:
                 os.killpg(member.process.pid, signal.SIGKILL)
                 member.process.wait()
         member.process = None
+
+    @contextmanager
+    def maintenance(self):
+        """Patroni's maintenance mode (``patronictl pause``) while the block runs: Patroni leaves
+        each server as it is (a stopped one down, a paused replay paused)."""
+        client = PatroniClient(self.patroni_url)
+        client.patch_config({"pause": True})
+        try:
+            self.wait_for(lambda: all(PatroniClient(m.api_url).request("GET", "/patroni")[1].get("pause") is True
+                                      for m in self.members), "maintenance mode on every member", 30)
+            yield
+        finally:
+            client.patch_config({"pause": None})
 
     def pg_ctl(self, member: Member, *args: str) -> None:
         """Run pg_ctl on a member's data directory, as the OS user its server runs as."""

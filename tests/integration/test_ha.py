@@ -163,30 +163,29 @@ def test_index_built_on_the_leader_is_valid_on_every_replica(ha_cluster, ha_db, 
     assert refused.exit_code == 1 and "is a standby (in recovery)" in refused.stderr
 
 
+def one_index_spec(cluster, db: str, tmp_path: Path, table: str, column: str, target_extra: str = "") -> Path:
+    """A table of 2,000 rows on the cluster (replayed everywhere) and a spec declaring one index."""
+    with psycopg.connect(cluster.dsn(db), autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (id int, {column} int)")
+        conn.execute(f"INSERT INTO {table} SELECT g, g % 40 FROM generate_series(1, 2000) g")
+    cluster.wait_replayed()
+    spec = tmp_path / f"{table}.yaml"
+    spec.write_text(f"version: 1\ntarget:\n  patroni: {{url: \"{cluster.patroni_url}\"}}\n{target_extra}"
+                    f"tables:\n  public.{table}:\n    indexes:\n      - {{name: {table}_{column}, columns: [{column}]}}\n")
+    return spec
+
+
 def test_a_replica_that_does_not_replay_is_named_with_what_it_says_of_itself(ha_cluster, ha_db, tmp_path):
-    with psycopg.connect(ha_cluster.dsn(ha_db), autocommit=True) as conn:
-        conn.execute("CREATE TABLE tasks (id int, state text)")
-        conn.execute("INSERT INTO tasks SELECT g, 'open' FROM generate_series(1, 2000) g")
-    ha_cluster.wait_replayed()
-    spec = tmp_path / "paused.yaml"
-    spec.write_text(f"version: 1\ntarget:\n  patroni: {{url: \"{ha_cluster.patroni_url}\"}}\n  replica_timeout: 2s\n"
-                    f"tables:\n  public.tasks:\n    indexes:\n      - {{name: tasks_state, columns: [state]}}\n")
+    spec = one_index_spec(ha_cluster, ha_db, tmp_path, "tasks", "state", "  replica_timeout: 2s\n")
     [replica] = ha_cluster.replicas()
     # Outside maintenance mode Patroni resumes a paused replay at once; a DBA pausing a replica
     # (for a consistent backup, say) puts the cluster in maintenance mode first.
-    client = PatroniClient(ha_cluster.patroni_url)
-    client.patch_config({"pause": True})
-    try:
-        ha_cluster.wait_for(lambda: PatroniClient(replica.api_url).request("GET", "/patroni")[1].get("pause") is True,
-                            "maintenance mode on the replica", 30)
-        with psycopg.connect(replica.dsn(), autocommit=True) as conn:
-            conn.execute("SELECT pg_wal_replay_pause()")
-            try:
-                applied = cli("apply", "-f", str(spec), "--dsn", ha_cluster.dsn(ha_db))
-            finally:
-                conn.execute("SELECT pg_wal_replay_resume()")
-    finally:
-        client.patch_config({"pause": None})
+    with ha_cluster.maintenance(), psycopg.connect(replica.dsn(), autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+        try:
+            applied = cli("apply", "-f", str(spec), "--dsn", ha_cluster.dsn(ha_db))
+        finally:
+            conn.execute("SELECT pg_wal_replay_resume()")
     assert applied.exit_code == 1, applied.stdout + applied.stderr
     assert "Traceback" not in applied.stderr
     message = applied.stderr[applied.stderr.index("error:"):]
@@ -199,29 +198,17 @@ def test_a_replica_that_does_not_replay_is_named_with_what_it_says_of_itself(ha_
 
 
 def test_a_replica_that_is_down_is_named_as_not_verified_and_catches_up(ha_cluster, ha_db, tmp_path):
-    with psycopg.connect(ha_cluster.dsn(ha_db), autocommit=True) as conn:
-        conn.execute("CREATE TABLE runs (id int, agent int)")
-        conn.execute("INSERT INTO runs SELECT g, g % 40 FROM generate_series(1, 2000) g")
-    ha_cluster.wait_replayed()
-    spec = tmp_path / "down.yaml"
-    spec.write_text(f"version: 1\ntarget:\n  patroni: {{url: \"{ha_cluster.patroni_url}\"}}\n"
-                    f"tables:\n  public.runs:\n    indexes:\n      - {{name: runs_agent, columns: [agent]}}\n")
+    spec = one_index_spec(ha_cluster, ha_db, tmp_path, "runs", "agent")
     [replica] = ha_cluster.replicas()
-    client = PatroniClient(ha_cluster.patroni_url)
-    client.patch_config({"pause": True})   # maintenance mode: Patroni leaves the stopped server down
-    try:
-        ha_cluster.wait_for(lambda: PatroniClient(replica.api_url).request("GET", "/patroni")[1].get("pause") is True,
-                            "maintenance mode on the replica", 30)
+    with ha_cluster.maintenance():   # Patroni leaves the stopped server down
         ha_cluster.pg_ctl(replica, "stop", "-m", "fast")
         ha_cluster.wait_for(lambda: any(m["name"] == replica.name and m["state"] == "stopped"
                                         for m in ha_cluster.cluster()["members"]), "Patroni to see it stopped", 30)
         applied = cli("apply", "-f", str(spec), "--dsn", ha_cluster.dsn(ha_db), "--format", "json")
-        assert applied.exit_code == 0, applied.stdout + applied.stderr
-        assert json.loads(applied.stdout)["unverified_replicas"] == [f"{replica.name} (stopped)"]
-        assert "Traceback" not in applied.stderr
-    finally:
-        client.patch_config({"pause": None})   # Patroni starts it again
-    ha_cluster.wait_healthy(120)
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    assert json.loads(applied.stdout)["unverified_replicas"] == [f"{replica.name} (stopped)"]
+    assert "Traceback" not in applied.stderr
+    ha_cluster.wait_healthy(120)   # out of maintenance mode, Patroni starts it again
     ha_cluster.wait_replayed()
     assert cli("plan", "-f", str(spec), "--dsn", replica.dsn(ha_db)).exit_code == 0
 
