@@ -74,6 +74,14 @@ def connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
     return conn
 
 
+def time_own_statements(conn: psycopg.Connection) -> None:
+    """For a session that runs long work (index builds, VACUUM, REINDEX) and times each statement
+    itself: no ``transaction_timeout`` (PostgreSQL 17+), which, set for the role or database,
+    would end such a statement — a transaction of its own — midway."""
+    if conn.info.server_version >= 170000:
+        conn.execute("SELECT pg_catalog.set_config('transaction_timeout', '0', false)")
+
+
 def fetch_value(conn: psycopg.Connection, query: Any, params: Any = None) -> Any:
     """The first column of the first row ``query`` returns (``None`` when it returns no row)."""
     row = conn.execute(query, params).fetchone()

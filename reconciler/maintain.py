@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 from .advise.stats import advise_sql
 from .apply.locking import acquire_apply_lock, release_apply_lock
 from .catalog.reader import read_tables
-from .connection import connect, fetch_value
+from .connection import connect, fetch_value, time_own_statements
 from .errors import PgreconError
 from .render import render_statement
 from .spec.models import Spec, split_table_key
@@ -172,6 +172,11 @@ def run_maintain(dsn: str, spec: Spec, now: datetime | None = None, dry_run: boo
                  lock_timeout_ms: int = 5000, on_action=None) -> MaintenanceRun:
     """Decide what is due; run it if inside the window (or forced) and not a dry run."""
     with connect(dsn) as conn:
+        # Maintenance is long statements (its reads of bloat too), timed like apply's index builds
+        # (target.build_timeout, none by default) whatever the role's or database's defaults.
+        conn.execute("SELECT pg_catalog.set_config('statement_timeout', %s, false)",
+                     (f"{spec.target.build_timeout}ms",))
+        time_own_statements(conn)
         now = now or fetch_value(conn, "SELECT now()")
         m = _maintenance(spec)
         is_open, opened, closes = window(m, now)

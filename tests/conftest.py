@@ -85,6 +85,14 @@ def db(server) -> Database:
 
 
 @pytest.fixture
+def db18(servers) -> Database:
+    """A fresh database on PostgreSQL 18, for what 15 does not have (transaction_timeout, …)."""
+    database = _create_database(servers("18"))
+    yield database
+    _drop_database(database)
+
+
+@pytest.fixture
 def clean(db) -> Database:
     """``db``, and the server's ALTER SYSTEM settings reset after the test (they are cluster-wide)."""
     yield db

@@ -20,6 +20,7 @@ from typing import Protocol
 import psycopg
 from psycopg import errors as pgerrors
 
+from ..connection import time_own_statements
 from ..errors import ApplyFailed
 from ..pgbouncer.live import read_live, reload
 from ..plan.models import Change, Plan, Statement
@@ -158,6 +159,7 @@ class Executor:
         # out, so a crash would lose it and a replica checked "after replaying" would not have it.
         conn.execute("SELECT pg_catalog.set_config('synchronous_commit', 'local', false) "
                      "WHERE pg_catalog.current_setting('synchronous_commit') = 'off'")
+        time_own_statements(conn)  # lock_timeout, statement_timeout, build_timeout: set per statement
 
     def run(self, plan: Plan, history=None) -> list[ChangeResult]:
         """Execute every change of ``plan`` in order; raises :class:`ApplyFailed` at the first

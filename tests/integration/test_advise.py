@@ -226,3 +226,24 @@ def test_table_storage_parameters_reconcile(db, spec_file):
     bad = spec_file("version: 1\ntables:\n  public.p: {storage: {fillfactor: 70}}\n", "bad.yaml")
     result = db.cli("plan", spec=bad)
     assert result.exit_code == 1 and "partitioned" in result.stderr
+
+
+def test_maintain_is_not_cut_short_by_the_roles_timeouts(db18, spec_file):
+    """statement_timeout and transaction_timeout (PostgreSQL 17+) set on the database would end a
+    REINDEX CONCURRENTLY midway; maintain times its actions by target.build_timeout (none)."""
+    db18.execute("CREATE TABLE shrunk (id int PRIMARY KEY, v int) WITH (autovacuum_enabled = off)")
+    db18.execute("INSERT INTO shrunk SELECT g, 0 FROM generate_series(1, 1000000) g")
+    db18.execute("DELETE FROM shrunk WHERE id > 50000")
+    db18.execute("VACUUM ANALYZE shrunk")  # the heap is cleaned; the index keeps its pages: bloat
+    db18.execute(f"ALTER DATABASE {db18.name} SET statement_timeout = '5ms'")
+    db18.execute(f"ALTER DATABASE {db18.name} SET transaction_timeout = '5ms'")
+    spec = spec_file("version: 1\nmaintenance: {schedule: \"0 3 * * *\", timezone: UTC, window: 2h,\n"
+                     "              reindex: {bloat_pct: 40, min_size: 64kB}}\n"
+                     "tables:\n  public.shrunk: {storage: {autovacuum_enabled: \"off\"}}\n")
+    size_before = db18.value("SELECT pg_relation_size('shrunk_pkey')")
+    ran = db18.cli("maintain", "--now", INSIDE, "--format", "json", spec=spec)
+    assert ran.exit_code == 0, ran.stdout + ran.stderr
+    assert ran.json["ran"] is True
+    assert {(a["kind"], a["target"]) for a in ran.json["actions"]} >= {("reindex", "public.shrunk_pkey")}
+    assert db18.value("SELECT pg_relation_size('shrunk_pkey')") < size_before / 4
+    assert db18.value("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == 0

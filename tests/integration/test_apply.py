@@ -250,3 +250,16 @@ tables:
     db.assert_converged(spec)
     bad = db.cli("plan", "--format", "yaml", spec=spec)
     assert bad.exit_code == 1 and "--format must be one of" in bad.stderr
+
+
+def test_a_transaction_timeout_on_the_database_does_not_cut_an_index_build(db18, spec_file):
+    """PostgreSQL 17+ ends a transaction — a lone CREATE INDEX CONCURRENTLY too — that outlives
+    transaction_timeout; apply times its statements itself (builds: build_timeout, none by default)."""
+    db18.execute("CREATE TABLE big (id int, v int)")
+    db18.execute("INSERT INTO big SELECT g, g % 1000 FROM generate_series(1, 400000) g")
+    db18.execute(f"ALTER DATABASE {db18.name} SET transaction_timeout = '100ms'")
+    spec = spec_file("version: 1\ntables:\n  public.big:\n    indexes:\n      - {name: big_v, columns: [v, id]}\n")
+    applied = db18.apply(spec)
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    db18.execute(f"ALTER DATABASE {db18.name} RESET transaction_timeout")
+    db18.assert_converged(spec)
