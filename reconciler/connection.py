@@ -75,9 +75,12 @@ def connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
 
 
 def time_own_statements(conn: psycopg.Connection) -> None:
-    """For a session that runs long work (index builds, VACUUM, REINDEX) and times each statement
-    itself: no ``transaction_timeout`` (PostgreSQL 17+), which, set for the role or database,
-    would end such a statement — a transaction of its own — midway."""
+    """For a session of pgrecon's long work (index builds, VACUUM, REINDEX, and the session that
+    watches them), which times each statement itself: no ``transaction_timeout`` (PostgreSQL
+    17+), which, set for the role or database, would end such a statement — a transaction of its
+    own — midway; and no ``idle_session_timeout``, which would end the watching session while an
+    apply waits for another apply's lock."""
+    conn.execute("SELECT pg_catalog.set_config('idle_session_timeout', '0', false)")
     if conn.info.server_version >= 170000:
         conn.execute("SELECT pg_catalog.set_config('transaction_timeout', '0', false)")
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import psycopg
 
-from ..connection import connect, describe_dsn, fetch_value
+from ..connection import connect, describe_dsn, fetch_value, time_own_statements
 from ..errors import ApplyFailed, ConnectionFailed, Refused, SpecError
 from ..kinds import ChangeKind
 from ..plan.make import make_plan
@@ -136,6 +136,7 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
     cluster = ClusterOps(target, options.settings_timeout_ms, options.replica_timeout_ms,
                          on_wait=getattr(reporter, "waiting", None))
     with connect(dsn) as conn, connect(dsn) as monitor_conn:
+        time_own_statements(monitor_conn)
         if fetch_value(conn, "SELECT pg_catalog.pg_is_in_recovery()"):
             raise Refused(f"{describe_dsn(dsn)} is a standby (in recovery): apply changes the primary only. Point "
                           f"--dsn at the primary, use a multi-host DSN with target_session_attrs=read-write, or name "

@@ -206,6 +206,35 @@ tables:
     db.assert_converged(spec)
 
 
+def test_an_idle_session_timeout_does_not_lose_the_blockers_name(db, spec_file):
+    """While an apply waits for another apply's lock, its monitoring session sits idle; a role's or
+    database's idle_session_timeout must not end it, or a lock timeout could not name its blocker."""
+    from reconciler.apply.locking import APPLY_LOCK_KEY
+    db.execute(TABLE)
+    db.execute(f"ALTER DATABASE {db.name} SET idle_session_timeout = '300ms'")
+    spec = spec_file("version: 1\ntarget: {lock_timeout: 300ms, lock_retries: 0}\n"
+                     "tables:\n  public.t:\n    indexes:\n      - {name: t_a, columns: [a]}\n")
+    other_apply = psycopg.connect(db.dsn, autocommit=True, options="-c idle_session_timeout=0")
+    blocker = psycopg.connect(db.dsn, application_name="blocking-report", options="-c idle_session_timeout=0")
+    try:
+        other_apply.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK_KEY,))
+        blocker.execute("LOCK TABLE t IN EXCLUSIVE MODE")
+        timer = threading.Timer(1.5, other_apply.execute, ("SELECT pg_advisory_unlock_all()",))
+        timer.start()
+        result = db.cli("apply", spec=spec)
+        timer.join()
+    finally:
+        blocker.rollback()
+        blocker.close()
+        other_apply.close()
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "could not get a SHARE UPDATE EXCLUSIVE lock" in result.stderr
+    assert "blocking-report" in result.stderr, result.stderr
+    db.execute(f"ALTER DATABASE {db.name} RESET idle_session_timeout")
+    db.apply(spec)
+    db.assert_converged(spec)
+
+
 def test_extension_created_before_the_index_that_needs_it(db, spec_file):
     db.execute("CREATE TABLE t (name text)")
     spec = spec_file("""
