@@ -35,6 +35,7 @@ from .redundant import IndexFinding, redundant_indexes, unused_indexes
 from .report import build_report
 from .shape import Shape, Table, analyse
 from .stats import Snapshot, read_snapshot
+from .upkeep import indexed_columns, upkeep
 from .workload import Statement, merge_entries, select_workload
 
 
@@ -104,6 +105,13 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False, buil
         PlannerChoice(conn, spec, snap, advice, workload, shapes, candidates).run(build_candidates, on_build)
     else:
         heuristic(snap, spec, advice, candidates, by_key)
+
+    writes = [(s, shapes[s.key].writes) for s in merged if shapes[s.key].writes and "pg_catalog" not in s.query]
+    for rec in advice.recommendations:
+        table = next((t for t in snap.live_tables.values() if (t.schema, t.name) == rec.candidate.table), None)
+        indexed = indexed_columns(i.definition for i in snap.live_indexes.values()
+                                  if table is not None and i.table_oid == table.oid)
+        rec.upkeep = upkeep(rec.candidate, writes, indexed)
 
     advice.table_scans = _table_scans(snap, advice, mon.large_table_rows)
     names = {t.oid: t.key for t in snap.live_tables.values()}

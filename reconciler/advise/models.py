@@ -28,6 +28,7 @@ class Recommendation:
     helps: list[dict] = field(default_factory=list)
     checked: int = 0                        # statements re-costed for regressions
     size_bytes: int | None = None
+    upkeep: dict | None = None              # the workload's writes that would maintain it (see .upkeep)
 
     @property
     def saving_pct(self) -> float | None:
@@ -70,6 +71,7 @@ class Advice:
                 "verified": r.verified, "verified_by": r.verified_by, "unverified_reason": r.unverified_reason,
                 "helps": r.helps, "worse": [], "statements_checked": r.checked, "size_bytes": r.size_bytes,
                 "reason": r.candidate.reason, "needs_extension": r.candidate.needs_extension,
+                "upkeep": r.upkeep,
             } for r in self.recommendations],
             "dropped": self.dropped,
             "sequential_scan_tables": self.table_scans,

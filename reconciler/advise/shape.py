@@ -51,6 +51,7 @@ class Shape:
     params: set[int] = field(default_factory=set)          # every $n in the statement
     where_params: set[int] = field(default_factory=set)    # $n inside a WHERE / JOIN condition
     rows_match: bool = False  # one table, no LIMIT/GROUP BY/DISTINCT/aggregate: rows returned = rows matched
+    writes: dict[Table, frozenset[str] | None] = field(default_factory=dict)  # INSERT: None; UPDATE: columns set
 
     @property
     def tables(self) -> frozenset[Table]:
@@ -306,8 +307,26 @@ def analyse(sql: str, tables: dict[str, Table], columns: dict[Table, set[str]] |
     for raw in stmts:
         shape.params |= _params_in(raw.stmt)
         _select(raw.stmt, shape, tables, columns or {})
+        _writes(raw.stmt, shape, tables)
     shape.rows_match = len(stmts) == 1 and _rows_match(stmts[0].stmt) and len(shape.tables) == 1
     return shape
+
+
+def _writes(stmt, shape: Shape, tables: dict[str, Table]) -> None:
+    """The table an INSERT or UPDATE writes (for an UPDATE, the columns it sets)."""
+    if not isinstance(stmt, (ast.InsertStmt, ast.UpdateStmt)) or stmt.relation is None:
+        return
+    relation = stmt.relation
+    target = (str(relation.schemaname), str(relation.relname)) if relation.schemaname \
+        else tables.get(str(relation.relname))
+    if target is None:
+        return
+    if isinstance(stmt, ast.InsertStmt):
+        shape.writes[target] = None
+        return
+    sets = frozenset(str(t.name) for t in stmt.targetList or () if isinstance(t, ast.ResTarget) and t.name)
+    before = shape.writes.get(target, frozenset())
+    shape.writes[target] = None if before is None else before | sets
 
 
 AGGREGATES = frozenset({"count", "sum", "avg", "min", "max", "array_agg", "string_agg", "json_agg", "jsonb_agg",

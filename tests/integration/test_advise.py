@@ -149,6 +149,29 @@ def test_report_sections(db, spec_file):
     assert markdown.exit_code == 0 and "**Recommended indexes**" in markdown.stdout
 
 
+def test_a_recommendation_shows_the_writes_that_would_maintain_it(db, spec_file):
+    db.execute(EVENTS)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        for _ in range(25):
+            conn.execute(QUERY, (random.randint(0, 1999),)).fetchall()
+        for i in range(30):
+            conn.execute("INSERT INTO events (id, account, kind, created_at) VALUES (%s, %s, 'click', now())",
+                         (100_000 + i, i))
+        for i in range(20):
+            conn.execute("UPDATE events SET account = %s WHERE id = %s", (i, i + 1))
+        for i in range(10):
+            conn.execute("UPDATE events SET kind = 'buy' WHERE id = %s", (i + 1,))
+    spec = spec_file("version: 1\ntables:\n  public.events:\n    indexes: []\nmonitoring: {min_calls: 5}\n")
+    advice = db.cli("advise", "--format", "json", spec=spec).json
+    [rec] = [r for r in advice["recommendations"] if r["table"] == "public.events" and r["columns"][0] == "account"]
+    assert rec["upkeep"]["inserts"] == {"statements": 1, "calls": 30, "rows": 30}
+    [update] = rec["upkeep"]["updates"]   # the UPDATE of kind touches no column of this index
+    assert (update["columns"], update["calls"], update["rows"], update["loses_hot"]) == (["account"], 20, 20, True)
+    assert "SET account" in update["query"]
+    text = db.cli("advise", spec=spec)
+    assert text.exit_code == 0 and "stop being HOT" in text.stdout and "30 rows inserted" in text.stdout
+
+
 MAINT = """version: 1
 maintenance: {schedule: "0 3 * * *", timezone: UTC, window: 2h,
               analyze: {threshold: 50, scale_factor: 0.1}, vacuum: {threshold: 50, scale_factor: 0.1},

@@ -229,3 +229,41 @@ def test_an_index_that_makes_a_plan_worse_is_dropped():
     result = choose.choose(work, single(x, y), worse, TABLE_OF)
     assert result.chosen == [x]
     assert [(d.statement, d.index, d.what) for d in result.dropped] == [(0, y, "generic")]
+
+
+def test_what_a_statement_writes():
+    assert analyse("INSERT INTO orders (customer_id, total) VALUES ($1, $2)", T).writes == {ORDERS: None}
+    assert analyse("UPDATE orders SET status = $1, total = total + $2 WHERE id = $3", T).writes \
+        == {ORDERS: frozenset({"status", "total"})}
+    assert analyse("UPDATE sales.orders o SET note = $1 FROM customers c WHERE c.id = o.customer_id", T).writes \
+        == {("sales", "orders"): frozenset({"note"})}
+    assert analyse("DELETE FROM orders WHERE id = $1", T).writes == {}
+    assert analyse("SELECT * FROM orders WHERE id = $1", T).writes == {}
+    assert analyse("INSERT INTO unknown_table VALUES ($1)", T).writes == {}
+
+
+def test_upkeep_counts_inserts_and_the_updates_that_set_an_index_column():
+    from reconciler.advise.candidates import Candidate
+    from reconciler.advise.upkeep import upkeep
+    from reconciler.advise.workload import Statement
+
+    def statement(queryid, query, calls, rows):
+        return Statement(key=query, query=query, queryids=[queryid], calls=calls, total_ms=1.0, rows=rows, share=0.1)
+
+    def writes_of(*statements):
+        return [(s, analyse(s.query, T).writes) for s in statements]
+
+    insert = statement(1, "INSERT INTO orders (customer_id, status) VALUES ($1, $2)", 100, 100)
+    bulk = statement(2, "INSERT INTO orders SELECT * FROM staging", 2, 5000)
+    set_status = statement(3, "UPDATE orders SET status = $1 WHERE id = $2", 40, 40)
+    set_note = statement(4, "UPDATE orders SET note = $1 WHERE id = $2", 70, 70)
+    set_total = statement(5, "UPDATE orders SET total = $1 WHERE id = $2", 9, 9)
+    other_table = statement(6, "UPDATE customers SET status = $1 WHERE id = $2", 50, 50)
+    writes = writes_of(insert, bulk, set_status, set_note, set_total, other_table)
+    candidate = Candidate(ORDERS, ["customer_id", "status DESC"], include=["total"])
+    found = upkeep(candidate, writes, indexed=frozenset({"id", "total"}))
+    assert found["inserts"] == {"statements": 2, "calls": 102, "rows": 5100}
+    assert [(u["queryid"], u["columns"], u["loses_hot"]) for u in found["updates"]] == \
+        [(3, ["status"], True), (5, ["total"], False)]
+    expression = Candidate(ORDERS, [{"expression": "lower(note)"}])
+    assert [u["queryid"] for u in upkeep(expression, writes, frozenset())["updates"]] == [4]
