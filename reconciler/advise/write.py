@@ -37,6 +37,20 @@ def _flow(items: list) -> CommentedSeq:
     return seq
 
 
+def _upkeep_said(upkeep: dict | None) -> str:
+    """The writes that would maintain the index, for the reviewer (see :mod:`.upkeep`)."""
+    if not upkeep:
+        return ""
+    parts = [f"{upkeep['inserts']['rows']} rows inserted"] if upkeep["inserts"]["statements"] else []
+    lose_hot = sum(u["rows"] for u in upkeep["updates"] if u["loses_hot"])
+    already = sum(u["rows"] for u in upkeep["updates"] if not u["loses_hot"])
+    if lose_hot:
+        parts.append(f"{lose_hot} updated rows stop being HOT")
+    if already:
+        parts.append(f"{already} updated rows of indexed columns")
+    return f"; upkeep: {', '.join(parts)}" if parts else ""
+
+
 def write_advice(path: Path, advice: Advice) -> list[str]:
     """Edit the spec at ``path``; returns one line per edit."""
     yaml = _yaml()
@@ -67,7 +81,8 @@ def write_advice(path: Path, advice: Advice) -> list[str]:
         else:
             measured = f"planner cost {rec.cost_before} now; not verified ({rec.unverified_reason})"
         indexes.yaml_set_comment_before_after_key(len(indexes) - 1,
-                                                  before=f"pgrecon advise: serves {served}; {measured}",
+                                                  before=f"pgrecon advise: serves {served}; {measured}"
+                                                         f"{_upkeep_said(rec.upkeep)}",
                                                   indent=6)
         edits.append(f"added {rec.name} to tables.{key}.indexes")
         if rec.candidate.needs_extension:

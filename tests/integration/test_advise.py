@@ -170,6 +170,8 @@ def test_a_recommendation_shows_the_writes_that_would_maintain_it(db, spec_file)
     assert "SET account" in update["query"]
     text = db.cli("advise", spec=spec)
     assert text.exit_code == 0 and "stop being HOT" in text.stdout and "30 rows inserted" in text.stdout
+    assert db.cli("advise", "--write", spec=spec).exit_code == 0   # the reviewer sees it in the diff
+    assert "upkeep: 30 rows inserted, 20 updated rows stop being HOT" in spec.read_text()
 
 
 MAINT = """version: 1
