@@ -31,21 +31,27 @@ def _short(text: str, length: int = 60) -> str:
     return text if len(text) <= length else text[:length - 1] + "…"
 
 
+def _side_by_side(labels: list[str], panels: list[tuple[list[float], Any, str, str]],
+                  width_ratios: tuple[float, ...] | None = None) -> str:
+    """Horizontal bars for the same ``labels`` in panels sharing the y axis, each panel
+    ``(values, color or colors, x label, title)``."""
+    figure = _figure(len(labels), 10)
+    for axes, (values, color, xlabel, title) in zip(
+            figure.subplots(1, len(panels), sharey=True, width_ratios=width_ratios), panels, strict=True):
+        axes.barh(labels, values, color=color)
+        axes.set_xlabel(xlabel)
+        axes.set_title(title)
+    return _svg(figure)
+
+
 def statement_times(statements: list[dict]) -> str | None:
     """Total and mean execution time per statement of the workload."""
     rows = sorted(statements, key=lambda s: s["total_ms"])[-15:]
     if not rows:
         return None
-    figure = _figure(len(rows), 10)
-    total, mean = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
-    labels = [_short(s["query"]) for s in rows]
-    total.barh(labels, [s["total_ms"] for s in rows], color=PLAIN)
-    total.set_xlabel("total time (ms)")
-    total.set_title("time per statement: total")
-    mean.barh(labels, [s["mean_ms"] for s in rows], color=MUTED)
-    mean.set_xlabel("mean time per call (ms)")
-    mean.set_title("mean")
-    return _svg(figure)
+    return _side_by_side([_short(s["query"]) for s in rows], [
+        ([s["total_ms"] for s in rows], PLAIN, "total time (ms)", "time per statement: total"),
+        ([s["mean_ms"] for s in rows], MUTED, "mean time per call (ms)", "mean")], width_ratios=(3, 2))
 
 
 def recommendation_effects(recommendations: list[dict]) -> str | None:
@@ -75,18 +81,12 @@ def index_usage(usage: list[dict], unused: set[str], redundant: set[str]) -> str
     rows = sorted(usage, key=lambda r: r["size_bytes"])[-20:]
     if not rows:
         return None
-    figure = _figure(len(rows), 10)
-    size, scans = figure.subplots(1, 2, sharey=True)
     labels = [f"{r['index']} ({'unused' if r['index'] in unused else 'redundant'})"
               if r["index"] in unused | redundant else r["index"] for r in rows]
     colors = [MARKED if r["index"] in unused | redundant else PLAIN for r in rows]
-    size.barh(labels, [r["size_bytes"] / 1024 for r in rows], color=colors)
-    size.set_xlabel("size (kB)")
-    size.set_title("index sizes (red: unused or redundant)")
-    scans.barh(labels, [r["scans"] for r in rows], color=colors)
-    scans.set_xlabel("scans since the statistics began")
-    scans.set_title("index scans")
-    return _svg(figure)
+    return _side_by_side(labels, [
+        ([r["size_bytes"] / 1024 for r in rows], colors, "size (kB)", "index sizes (red: unused or redundant)"),
+        ([r["scans"] for r in rows], colors, "scans since the statistics began", "index scans")])
 
 
 def bloat(tables: list[dict], indexes: list[dict]) -> str | None:

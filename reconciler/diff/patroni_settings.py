@@ -12,13 +12,13 @@ restart are reported, not changed again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ..catalog.settings import LiveSettings
-from ..kinds import ChangeKind, Note
 from ..settings.desired import DesiredSetting
 from ..settings.values import SettingDef, SettingValueError, display, normalize
 from .common import Diff
+from .settings import SettingAction, note
 
 
 @dataclass(frozen=True)
@@ -33,27 +33,16 @@ class MemberState:
 
 
 @dataclass(frozen=True)
-class PatroniSettingAction:
+class PatroniSettingAction(SettingAction):
     """``set`` a parameter in Patroni's dynamic configuration, or ``reset`` an ALTER SYSTEM value on
     one ``member``."""
 
-    action: Literal["set", "reset"]
-    name: str
-    text: str | None = None
-    current: str = ""
-    desired: str = ""
-    effect: str = "reload"
-    source: str = "spec"
     member: str | None = None
 
 
 @dataclass
 class PatroniSettingDiff(Diff[PatroniSettingAction]):
     normalized: dict[str, object] = field(default_factory=dict)    # lower-case name -> desired, base unit
-
-
-def _note(name: str, message: str) -> Note:
-    return Note(kind=ChangeKind.SETTING, name=name, message=message)
 
 
 def _value(defn: SettingDef, text: Any) -> object:
@@ -95,19 +84,19 @@ def diff_patroni_settings(desired: dict[str, DesiredSetting], dynamic: dict[str,
                 continue
             if member.pending_restart or live.pending_restart or defn.effect == "restart":
                 running = display(defn, _value(defn, live.setting))
-                out.notes.append(_note(want.name, f"member {member.name} runs {running}; {display(defn, value)} "
+                out.notes.append(note(want.name, f"member {member.name} runs {running}; {display(defn, value)} "
                                                   f"waits for a restart"))
             else:
-                out.notes.append(_note(want.name, f"member {member.name} still runs "
+                out.notes.append(note(want.name, f"member {member.name} still runs "
                                                   f"{display(defn, _value(defn, live.setting))} (Patroni applies "
                                                   f"{display(defn, value)} within loop_wait)"))
     managed = set(in_dcs) | set(desired)
     for member in members:
         if member.error:
-            out.notes.append(_note("", f"member {member.name} could not be read: {member.error}"))
+            out.notes.append(note("", f"member {member.name} could not be read: {member.error}"))
         _shadows(member, managed, prune, out)
         if member.pending_restart:
-            out.notes.append(_note("", f"member {member.name} ({member.role}) has settings waiting for a restart "
+            out.notes.append(note("", f"member {member.name} ({member.role}) has settings waiting for a restart "
                                        f"(pending_restart); `apply --allow-hazards restart-required --restart` "
                                        f"restarts it through Patroni"))
     return out
@@ -129,5 +118,5 @@ def _shadows(member: MemberState, managed: set[str], prune: bool, out: PatroniSe
                 "reset", entry.name, None, entry.setting or "", "(Patroni's value)", "reload",
                 f"set with ALTER SYSTEM on {member.name}; {why}", member.name))
         else:
-            out.notes.append(_note(entry.name, f"set with ALTER SYSTEM to {entry.setting!r} on member {member.name} "
+            out.notes.append(note(entry.name, f"set with ALTER SYSTEM to {entry.setting!r} on member {member.name} "
                                                f"(postgresql.auto.conf): not replicated, lost on failover (kept)"))

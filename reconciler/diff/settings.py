@@ -21,6 +21,9 @@ from .common import Diff
 
 @dataclass(frozen=True)
 class SettingAction:
+    """``set`` or ``reset`` a setting (``reload`` one already written); ``text`` is the value to
+    write, ``current``/``desired`` what the plan shows."""
+
     action: Literal["set", "reset", "reload"]
     name: str
     text: str | None = None
@@ -35,7 +38,8 @@ class SettingDiff(Diff[SettingAction]):
     normalized: dict[str, object] = field(default_factory=dict)    # lower-case name -> desired, base unit
 
 
-def _note(name: str, message: str) -> Note:
+def note(name: str, message: str) -> Note:
+    """A note about setting ``name`` (``""``: about the settings as a whole)."""
     return Note(kind=ChangeKind.SETTING, name=name, message=message)
 
 
@@ -67,7 +71,7 @@ def diff_settings(desired: dict[str, DesiredSetting], live: LiveSettings, module
             value = normalize(defn, want.text)
         except SettingValueError as exc:
             if want.derived:  # e.g. wal_compression lz4 on a server built without lz4
-                out.notes.append(_note(want.name, f"derived value {want.text} is not accepted by this server ({exc}); "
+                out.notes.append(note(want.name, f"derived value {want.text} is not accepted by this server ({exc}); "
                                              f"left as it is"))
             else:
                 out.problems.append((want.path, f"{want.name}: {exc}"))
@@ -79,7 +83,7 @@ def diff_settings(desired: dict[str, DesiredSetting], live: LiveSettings, module
         written = _file_value(live, defn, want.name)
         shown = (display(defn, now), display(defn, value))
         if written == value and defn.effect == "restart":
-            out.notes.append(_note(want.name, f"{shown[1]} is written and waits for a restart (now {shown[0]})"))
+            out.notes.append(note(want.name, f"{shown[1]} is written and waits for a restart (now {shown[0]})"))
         elif written == value:
             out.actions.append(SettingAction("reload", want.name, want.text, *shown, defn.effect, want.source))
         else:
@@ -88,7 +92,7 @@ def diff_settings(desired: dict[str, DesiredSetting], live: LiveSettings, module
     for entry in live.files or ():
         if entry.broken:
             where = f"{entry.sourcefile}:{entry.sourceline}" if entry.sourcefile else "configuration"
-            out.notes.append(_note(entry.name or "", f"{where}: {entry.error}"))
+            out.notes.append(note(entry.name or "", f"{where}: {entry.error}"))
     return out
 
 
@@ -103,7 +107,7 @@ def _custom_setting(want: DesiredSetting, live: LiveSettings, modules: set[str],
         return
     entry = live.last_file_value(want.name)
     if entry is not None and entry.setting == want.text:
-        out.notes.append(_note(want.name, f"{want.text} is written; it takes effect when {prefix} is loaded"))
+        out.notes.append(note(want.name, f"{want.text} is written; it takes effect when {prefix} is loaded"))
         return
     out.actions.append(SettingAction("set", want.name, want.text, (entry.setting or "(unset)") if entry else "(unset)",
                                      want.text, "restart", want.source))
@@ -122,4 +126,4 @@ def _unmanaged(desired: dict[str, DesiredSetting], live: LiveSettings, prune: bo
             out.actions.append(SettingAction("reset", entry.name, None, entry.setting or "", "(default)",
                                              "reload", "prune_unmanaged_settings"))
         else:
-            out.notes.append(_note(entry.name, f"set with ALTER SYSTEM to {entry.setting!r} outside the spec (kept)"))
+            out.notes.append(note(entry.name, f"set with ALTER SYSTEM to {entry.setting!r} outside the spec (kept)"))

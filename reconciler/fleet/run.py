@@ -5,8 +5,9 @@ its outcome, and the others go on."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -96,10 +97,24 @@ def _error(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {redact(str(exc))}"
 
 
-def _plan_one(fleet: Fleet, target: FleetTarget, now: datetime | None, progress: Progress | None) -> TargetOutcome:
-    outcome = TargetOutcome(target.name, target.wave)
+@contextmanager
+def _recorded(outcome: TargetOutcome, progress: Progress | None) -> Iterator[None]:
+    """Time the block into ``outcome``; an error is kept in it (one target's failure is reported
+    in its row, never hides the others); the progress line is cleared at the end."""
     started = time.monotonic()
     try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - see above
+        outcome.error = _error(exc)
+    finally:
+        outcome.seconds = time.monotonic() - started
+        if progress:
+            progress(outcome.name, "")
+
+
+def _plan_one(fleet: Fleet, target: FleetTarget, now: datetime | None, progress: Progress | None) -> TargetOutcome:
+    outcome = TargetOutcome(target.name, target.wave)
+    with _recorded(outcome, progress):
         if progress:
             progress(target.name, "connecting")
         where = target_of(fleet, target)
@@ -108,12 +123,6 @@ def _plan_one(fleet: Fleet, target: FleetTarget, now: datetime | None, progress:
                 progress(target.name, "planning")
             outcome.plan = make_plan(conn, fleet.specs[target.name], now=now, fingerprint=False, target=where)
             outcome.server_version = outcome.plan.server_version
-    except Exception as exc:  # noqa: BLE001 - one target's failure is reported in its row, never hides the others
-        outcome.error = _error(exc)
-    finally:
-        outcome.seconds = time.monotonic() - started
-        if progress:
-            progress(target.name, "")
     return outcome
 
 
@@ -138,8 +147,7 @@ class FleetApply:
 def _apply_one(fleet: Fleet, target: FleetTarget, how: FleetApply, now: datetime | None,
                progress: Progress | None) -> TargetOutcome:
     outcome = TargetOutcome(target.name, target.wave)
-    started = time.monotonic()
-    try:
+    with _recorded(outcome, progress):
         if progress:
             progress(target.name, "applying")
         spec = fleet.specs[target.name]
@@ -152,12 +160,6 @@ def _apply_one(fleet: Fleet, target: FleetTarget, how: FleetApply, now: datetime
         outcome.unverified = tuple(result.unverified)
         if not result.in_sync:
             outcome.error = "applied, but not in sync: " + "; ".join(c.title for c in result.remaining.changes)
-    except Exception as exc:  # noqa: BLE001 - reported in the target's row
-        outcome.error = _error(exc)
-    finally:
-        outcome.seconds = time.monotonic() - started
-        if progress:
-            progress(target.name, "")
     return outcome
 
 

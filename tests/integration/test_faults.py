@@ -128,14 +128,25 @@ def test_connection_terminated_mid_statement(db, spec_file):
     assert_clean(db, spec, "--allow-hazards", "index-rebuild")
 
 
-def test_server_restarted_mid_apply(server, spec_file, tmp_path):
-    own = LocalServer(server.bin_dir, tmp_path / "data", dict(FAST_TEST_SETTINGS))
+@contextmanager
+def own_server(server, tmp_path: Path, **settings: str):
+    """A server of ``server``'s major of the test's own (it is restarted or crashed), with the
+    table of these tests in a database ``faults``; yields ``(server, database)``."""
+    own = LocalServer(server.bin_dir, tmp_path / "data", {**FAST_TEST_SETTINGS, **settings})
     own.start()
     try:
         with psycopg.connect(own.dsn(), autocommit=True) as admin:
             admin.execute("CREATE DATABASE faults")
         db = Database(own, "faults")
         setup_table(db)
+        yield own, db
+        db.close()
+    finally:
+        own.stop("immediate")
+
+
+def test_server_restarted_mid_apply(server, spec_file, tmp_path):
+    with own_server(server, tmp_path) as (own, db):
         spec = spec_file(REPLACE)
         with apply_stuck_behind_a_writer(db, spec) as (proc, _):
             db.close()
@@ -143,22 +154,13 @@ def test_server_restarted_mid_apply(server, spec_file, tmp_path):
             out, err = proc.communicate(timeout=60)
         assert proc.returncode == 1 and "Traceback" not in err, err
         assert_clean(db, spec, "--allow-hazards", "index-rebuild")
-        db.close()
-    finally:
-        own.stop("immediate")
 
 
 def test_what_apply_reported_done_survives_a_crash_when_commits_are_asynchronous(server, spec_file, tmp_path):
     """synchronous_commit = off and a WAL writer that waits: the commit that marks a concurrent
     build valid is not written when the build returns. pgrecon's own commits are flushed, so
     after an immediate shutdown (what a crash leaves) the index is there and valid."""
-    own = LocalServer(server.bin_dir, tmp_path / "data", {**FAST_TEST_SETTINGS, "wal_writer_delay": "10s"})
-    own.start()
-    try:
-        with psycopg.connect(own.dsn(), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE crash")
-        db = Database(own, "crash")
-        setup_table(db)
+    with own_server(server, tmp_path, wal_writer_delay="10s") as (own, db):
         assert db.value("SHOW synchronous_commit") == "off"
         spec = spec_file(REPLACE)
         applied = db.apply(spec, "--allow-hazards", "index-rebuild")
@@ -168,9 +170,6 @@ def test_what_apply_reported_done_survives_a_crash_when_commits_are_asynchronous
         own.start()
         assert db.value("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == 0
         db.assert_converged(spec)
-        db.close()
-    finally:
-        own.stop("immediate")
 
 
 def test_eight_applies_at_once(db, spec_file):
