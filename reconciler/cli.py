@@ -23,7 +23,8 @@ import typer
 from .connection import redact, resolve_dsn
 from .errors import PgreconError, SpecError
 from .output import check_format, render_result
-from .output.markup import plain
+from .output.markup import controls_escaped, escape, plain
+from .redaction import remember_dsn
 from .spec import load_spec
 from .targets import Target, target_for
 
@@ -37,6 +38,7 @@ Now = typer.Option(None, "--now", help="pin 'now' (ISO 8601) for time-based deci
 FleetFile = typer.Option(None, "--fleet", help="every target of this fleet file (fleet.yaml), one report")
 Only = typer.Option(None, "--only", help="fleet: only these targets (NAME,NAME)")
 Wave = typer.Option(None, "--wave", help="fleet: only this wave")
+ReadOnly = typer.Option(False, "--read-only", help="plan in read-only transactions (as target.read_only: true)")
 Patroni = typer.Option(None, "--patroni", help="the Patroni REST API of the target's cluster (default: the "
                                                "spec's target.patroni)")
 
@@ -46,10 +48,12 @@ def Format(default: str = "text") -> Any:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    tty = sys.stderr.isatty()
-    if tty:
+    """Print ``message`` (redacted, control characters escaped, never read as markup) and exit."""
+    message = controls_escaped(redact(message))
+    if sys.stderr.isatty():
         from rich.console import Console
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {message}", markup=True)
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}",
+                                                                    markup=True)
     else:
         sys.stderr.write(f"error: {message}\n")
     raise typer.Exit(code)
@@ -93,6 +97,7 @@ def _parse_now(now: str | None) -> datetime | None:
 
 
 def _dsn(spec: Any, dsn: str | None, embedded: bool) -> str:
+    remember_dsn(dsn)
     if embedded:
         from .demo import embedded_dsn
         return embedded_dsn()
@@ -100,14 +105,28 @@ def _dsn(spec: Any, dsn: str | None, embedded: bool) -> str:
     return resolve_dsn(dsn, spec_dsn)
 
 
-def _target(spec: Any, dsn: str | None, embedded: bool, patroni: str | None = None) -> Target:
+def _target(spec: Any, dsn: str | None, embedded: bool, patroni: str | None = None, read_only: bool = False) -> Target:
     """The command's target: the DSN (flag, spec, PG* variables) and the cluster's Patroni API."""
-    return target_for(spec, _dsn(spec, dsn, embedded), patroni)
+    return target_for(spec, _dsn(spec, dsn, embedded), patroni, read_only=read_only)
 
 
-def _emit(text: str, markup: bool = False) -> None:
-    """Write rendered output to stdout: rich markup rendered on a terminal (colors), dropped
-    otherwise (without importing rich)."""
+def _safe(text: str, fmt: str = "text") -> str:
+    """Output at the edge: secrets redacted; control characters escaped except in a psql script
+    (``--format sql``), which must stay exact (JSON and YAML escape them themselves)."""
+    text = redact(text)
+    return text if fmt == "sql" else controls_escaped(text)
+
+
+def _write(path: Path, text: str, fmt: str = "text") -> None:
+    """Write an output file whole (see :func:`reconciler.files.write_atomic`)."""
+    from .files import write_atomic
+    write_atomic(path, _safe(text, fmt))
+
+
+def _emit(text: str, markup: bool = False, fmt: str = "text") -> None:
+    """Write rendered output to stdout (see :func:`_safe`): rich markup rendered on a terminal
+    (colors), dropped otherwise (without importing rich)."""
+    text = _safe(text, fmt)
     if markup and sys.stdout.isatty():
         from .console import out_console
         out_console().print(text, markup=True, highlight=False, end="")
@@ -119,23 +138,22 @@ def _emit(text: str, markup: bool = False) -> None:
 @app.command()
 @command("plan")
 def plan(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
-         patroni: str | None = Patroni, fmt: str = Format(),
+         patroni: str | None = Patroni, read_only: bool = ReadOnly, fmt: str = Format(),
          out: Path | None = typer.Option(None, "--out", help="save the plan (JSON) for `apply FILE`"),
          fleet: Path | None = FleetFile, only: str | None = Only, wave: str | None = Wave):
     """Show what differs between the spec and the database. Exit 0 in sync, 2 changes pending."""
-    from .connection import connect
     from .plan.make import make_plan
     if fleet:
         _fleet_plan("plan", fleet, only, wave, now, fmt)
     spec = load_spec(file)
-    target = _target(spec, dsn, embedded, patroni)
-    with connect(target.dsn) as conn:
+    target = _target(spec, dsn, embedded, patroni, read_only)
+    with target.session() as conn:
         result = make_plan(conn, spec, now=_parse_now(now), fingerprint=bool(out) or fmt in ("json", "sql"),
                            target=target)
     if out:
-        out.write_text(result.to_json())
+        _write(out, result.to_json(), "json")
     _emit(render_result("plan", fmt, result, lock_timeout_ms=spec.target.lock_timeout,
-                        build_timeout_ms=spec.target.build_timeout), markup=fmt == "text")
+                        build_timeout_ms=spec.target.build_timeout), markup=fmt == "text", fmt=fmt)
     raise typer.Exit(0 if result.empty else 2)
 
 
@@ -175,7 +193,8 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
     saved = None
     if planfile:
         try:
-            saved = Plan.model_validate_json(planfile.read_text())
+            from .files import read_bounded
+            saved = Plan.model_validate_json(read_bounded(planfile))
         except (OSError, ValueError) as exc:
             raise PgreconError(f"{planfile}: not a pgrecon plan file ({str(exc).splitlines()[0]})") from None
     options = options_for(spec.target, allowed, restart, _duration("--lock-timeout", lock_timeout),
@@ -183,7 +202,7 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
 
     def show(plan):
         if fmt == "text":
-            err_console.print(render_result("plan", "text", plan), markup=True, highlight=False, end="")
+            err_console.print(_safe(render_result("plan", "text", plan)), markup=True, highlight=False, end="")
 
     result = run_apply(_target(spec, dsn, embedded, patroni), spec, saved, options, ConsoleReporter(),
                        now=_parse_now(now), on_plan=show)
@@ -241,17 +260,16 @@ def _fleet_apply(fleet_file: Path, only: str | None, wave: str | None, now: str 
 @app.command()
 @command("check")
 def check(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
-          patroni: str | None = Patroni, fmt: str = Format(),
+          patroni: str | None = Patroni, read_only: bool = ReadOnly, fmt: str = Format(),
           fleet: Path | None = FleetFile, only: str | None = Only, wave: str | None = Wave):
     """Drift detection for a schedule: exit 0 in sync, 2 drift (with a summary), 1 error."""
-    from .connection import connect
     from .output.plans import Check
     from .plan.make import make_plan
     if fleet:
         _fleet_plan("check", fleet, only, wave, now, fmt)
     spec = load_spec(file)
-    target = _target(spec, dsn, embedded, patroni)
-    with connect(target.dsn) as conn:
+    target = _target(spec, dsn, embedded, patroni, read_only)
+    with target.session() as conn:
         result = make_plan(conn, spec, now=_parse_now(now), fingerprint=False, target=target)
     _emit(render_result("check", fmt, Check(result, str(file))))
     raise typer.Exit(0 if result.empty else 2)
@@ -270,12 +288,13 @@ def inspect(dsn: str | None = Dsn, embedded: bool = Embedded,
                                                                     "comments and order"),
             fmt: str = Format("yaml")):
     """A spec describing the live database: `inspect` then `plan` is in sync."""
-    from .connection import connect
+    from .connection import SessionPolicy, connect
     from .inspect import inspect_database, merge_into, parse_include
     if out and merge:
         raise PgreconError("give --out or --merge, not both")
     sections = parse_include(include)
-    with connect(_dsn(None, dsn, embedded)) as conn:
+    remember_dsn(pgbouncer_dsn)
+    with connect(_dsn(None, dsn, embedded), policy=SessionPolicy(read_only=True)) as conn:
         found = inspect_database(conn, tables, sections, pgbouncer_dsn)
     if merge:
         outcome = {"merged": str(merge), "added": merge_into(merge, found)}
@@ -283,10 +302,10 @@ def inspect(dsn: str | None = Dsn, embedded: bool = Embedded,
         return
     text = render_result("inspect", fmt, found)
     if out:
-        out.write_text(text)
+        _write(out, text, fmt)
         sys.stderr.write(f"wrote {out}\n")
     else:
-        _emit(text)
+        _emit(text, fmt=fmt)
 
 
 @app.command()
@@ -304,19 +323,19 @@ def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
     """Slow statements, their plans, index recommendations, redundant and unused indexes, a report."""
     from .advise.advisor import run_advise
     from .advise.write import write_advice
-    from .connection import connect, describe_dsn
+    from .connection import describe_dsn
     spec = load_spec(file)
     target = _dsn(spec, dsn, embedded)
-    with connect(target) as conn:
+    with target_for(spec, target).session() as conn:
         advice = run_advise(conn, spec, analyze=analyze, build_candidates=build_candidates,
                             on_build=lambda message: print(message, file=sys.stderr))
     extra = {"database": describe_dsn(target)} if fmt == "html" else {}
     text = render_result("advise", fmt, advice, **extra)
     if out is not None:
-        out.write_text(plain(text) if fmt == "text" else text)
+        _write(out, plain(text) if fmt == "text" else text, fmt)
         sys.stderr.write(f"wrote {out}\n")
     else:
-        _emit(text, markup=fmt == "text")
+        _emit(text, markup=fmt == "text", fmt=fmt)
     if write:
         for line in write_advice(file, advice):
             _emit(f"{file}: {line}\n")
@@ -397,11 +416,23 @@ def history(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embed
             limit: int = typer.Option(20, help="how many applies"), fmt: str = Format()):
     """The applies recorded in pgrecon.history, newest first."""
     from .apply.history import read_history
-    from .connection import connect
     spec = load_spec(file)
-    with connect(_dsn(spec, dsn, embedded)) as conn:
-        rows = read_history(conn, limit)
+    with _target(spec, dsn, embedded).session() as conn:
+        rows = read_history(conn, limit, spec.target.schema_owner)
     _emit(render_result("history", fmt, rows))
+
+
+@app.command()
+@command("grants")
+def grants(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded,
+           role: str = typer.Option("pgrecon", "--role", help="the role pgrecon connects as"),
+           fmt: str = Format("sql")):
+    """The GRANT statements a role that is not a superuser needs for this spec (run them as one)."""
+    from .grants import needs
+    spec = load_spec(file)
+    with _target(spec, dsn, embedded, read_only=True).session() as conn:
+        found = needs(conn, spec, role)
+    _emit(render_result("grants", fmt, found, spec_file=str(file)), fmt=fmt)
 
 
 @app.command()
@@ -442,6 +473,8 @@ def demo(agents: int = typer.Option(10_000, help="agents to generate"),
 
 def main() -> None:
     """Console-script entry point."""
+    from .redaction import remember_environment
+    remember_environment()  # PGPASSWORD, which libpq may read
     try:
         app()
     finally:

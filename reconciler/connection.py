@@ -5,13 +5,18 @@ Order of precedence: ``--dsn``, then the spec's ``target.dsn``, then libpq's ``P
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from .errors import ConnectionFailed
+from .redaction import redact, remember, remember_dsn
+
+__all__ = ["READS", "SessionPolicy", "check_dsn", "connect", "describe_dsn", "open_connection", "redact",
+           "resolve_dsn", "set_up_session"]
 
 APPLICATION_NAME = "pgrecon"
 
@@ -30,31 +35,32 @@ def describe_dsn(dsn: str | None) -> str:
     return f"{user}@{text}" if user else text
 
 
-_SECRET_PATTERNS = [
-    re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE),
-    re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]*)(@)", re.IGNORECASE),
-]
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` with passwords in DSNs, and any of ``secrets``, replaced by ``***``."""
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + "***" + (m.group(3) if m.re.groups >= 3 else ""), text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 def resolve_dsn(flag: str | None, spec_dsn: str | None) -> str:
     """The DSN to use: the flag, else the spec's, else empty (libpq reads ``PG*`` variables)."""
     return flag or spec_dsn or ""
+
+
+def check_dsn(dsn: str, what: str = "") -> dict[str, Any]:
+    """``dsn`` parsed by libpq's rules; one that does not parse is a :class:`ConnectionFailed`
+    that never quotes it (the parser's message names the token it stopped at, which may be the
+    password)."""
+    remember_dsn(dsn)
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        label = f"the DSN of {what}" if what else "the DSN"
+        raise ConnectionFailed(f"{label} is not a valid libpq connection string or URI (not shown: it may hold a "
+                               f"password); check its quoting, and percent-encode special characters in a URI's "
+                               f"password") from None
+    remember(str(parts.get("password") or ""))
+    return parts
 
 
 def open_connection(dsn: str, what: str = "", **options: Any) -> psycopg.Connection:
     """``psycopg.connect(dsn, **options)`` with a 10 s connect timeout; a failure becomes a
     :class:`ConnectionFailed` that names the target (``what``, then ``user@host:port/db``) and
     never its password."""
+    check_dsn(dsn, what)
     try:
         return psycopg.connect(dsn, connect_timeout=10, **options)
     except psycopg.Error as exc:
@@ -63,14 +69,61 @@ def open_connection(dsn: str, what: str = "", **options: Any) -> psycopg.Connect
         raise ConnectionFailed(f"cannot connect to {target}: {reason}") from None
 
 
-def connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
-    """Open a connection for pgrecon (``application_name=pgrecon``, UTC, ISO dates); see
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How every pgrecon session is set up, whatever the role, database, DSN or ``PGOPTIONS`` say.
+
+    ``standard_conforming_strings`` is on (pglast checks SQL text as the server then reads it:
+    with it off, ``'\\'`` ends a literal early); the ``search_path`` is pgrecon's —
+    ``search_path`` then ``pg_temp``: ``pg_catalog``, left out, is searched before everything (a
+    built-in cannot be shadowed) and the first schema stays where CREATE EXTENSION installs;
+    listed last, a temporary object never shadows another; UTC and ISO dates; ``statement_timeout`` and
+    ``lock_timeout`` bound every read (apply sets its own per statement); ``read_only`` makes
+    every transaction read-only (without it, a read-only default of the role, database or DSN is
+    kept: pgrecon never makes a session writable)."""
+
+    statement_timeout_ms: int = 120_000
+    lock_timeout_ms: int = 10_000
+    read_only: bool = False
+    search_path: tuple[str, ...] = ("$user", "public")
+
+    def search_path_text(self) -> str:
+        """The ``search_path`` value, each schema quoted."""
+        entries = [s for s in self.search_path if s not in ("pg_catalog", "pg_temp")]
+        return ", ".join(sql.Identifier(s).as_string(None) for s in (*entries, "pg_temp"))
+
+
+READS = SessionPolicy()
+
+_SETUP = sql.SQL(
+    "SELECT pg_catalog.set_config('standard_conforming_strings', 'on', false), "
+    "pg_catalog.set_config('search_path', {path}, false), "
+    "pg_catalog.set_config('TimeZone', 'UTC', false), "
+    "pg_catalog.set_config('DateStyle', 'ISO, YMD', false), "
+    "pg_catalog.set_config('statement_timeout', {statement}, false), "
+    "pg_catalog.set_config('lock_timeout', {lock}, false), "
+    "CASE WHEN {read_only} THEN pg_catalog.set_config('default_transaction_read_only', 'on', false) END")
+
+
+def set_up_session(conn: psycopg.Connection, policy: SessionPolicy = READS) -> None:
+    """Apply ``policy`` to ``conn`` (one round trip); see :class:`SessionPolicy`."""
+    conn.execute(_SETUP.format(path=sql.Literal(policy.search_path_text()),
+                               statement=sql.Literal(f"{policy.statement_timeout_ms}ms"),
+                               lock=sql.Literal(f"{policy.lock_timeout_ms}ms"),
+                               read_only=sql.Literal(policy.read_only)))
+
+
+def connect(dsn: str, autocommit: bool = True, policy: SessionPolicy = READS, what: str = "") -> psycopg.Connection:
+    """Open a connection for pgrecon (``application_name=pgrecon``) set up by ``policy``; see
     :func:`open_connection`."""
-    conn = open_connection(dsn, autocommit=autocommit, application_name=APPLICATION_NAME)
-    # One rendering of times and time zones for every pgrecon session: partition bounds and
-    # constants in index predicates read back the same whatever the server's defaults.
-    conn.execute("SET TimeZone = 'UTC'")
-    conn.execute("SET DateStyle = 'ISO, YMD'")
+    conn = open_connection(dsn, what, autocommit=autocommit, application_name=APPLICATION_NAME)
+    try:
+        set_up_session(conn, policy)
+        if not autocommit:
+            conn.commit()
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -11,9 +11,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from .apply.monitor import BuildProgress
+from .output.markup import controls_escaped
 from .plan.models import Change, Statement
+from .redaction import redact
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _safe(text: str) -> str:
+    """Text from the database as it may reach a terminal: secrets redacted, controls escaped."""
+    return controls_escaped(redact(text))
 
 
 def out_console(file=None) -> Console:
@@ -34,12 +41,12 @@ class ConsoleReporter:
         self._last_line = 0.0
 
     def change_started(self, number: int, total: int, change: Change) -> None:
-        self.console.print(f"[{number}/{total}] [bold]{escape(change.title)}[/]",
+        self.console.print(f"[{number}/{total}] [bold]{escape(_safe(change.title))}[/]",
                            markup=True, highlight=False)
 
     def statement_started(self, change: Change, statement: Statement) -> None:
         self._finish_bar()
-        self.console.print(f"    {statement.sql}", markup=False, highlight=False)
+        self.console.print(f"    {_safe(statement.sql)}", markup=False, highlight=False)
         if statement.builds and self.interactive:
             self._progress = Progress(TextColumn("    {task.description}"), BarColumn(),
                                       TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
@@ -58,7 +65,7 @@ class ConsoleReporter:
 
     def retrying(self, change: Change, statement: Statement, attempt: int, delay: float, reason: str) -> None:
         self._finish_bar()
-        self.console.print(f"    retry {attempt} in {delay:.1f}s: {reason}", markup=False, highlight=False)
+        self.console.print(f"    retry {attempt} in {delay:.1f}s: {_safe(reason)}", markup=False, highlight=False)
 
     def waiting(self, message: str) -> None:
         """A wait on the cluster (replicas replaying, members restarting)."""
@@ -66,7 +73,7 @@ class ConsoleReporter:
         now = time.monotonic()
         if now - self._last_line >= 1.0 or "restart" in message:
             self._last_line = now
-            self.console.print(f"    {message}", markup=False, highlight=False)
+            self.console.print(f"    {_safe(message)}", markup=False, highlight=False)
 
     def change_done(self, change: Change, seconds: float) -> None:
         self._finish_bar()

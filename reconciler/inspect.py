@@ -25,6 +25,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .catalog import read_catalog
 from .errors import PgreconError
+from .files import comment_text, write_atomic
 from .resources import RESOURCE_TYPES, SECTIONS, InspectContext
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "pgrecon")
@@ -146,7 +147,8 @@ def to_document(data: dict[str, Any]) -> CommentedMap:
                 out[k] = block(v, k, depth + 1)
                 remarks = v.get("#", []) if isinstance(v, dict) else []
                 if remarks:
-                    out.yaml_set_comment_before_after_key(k, before="\n".join(remarks), indent=2 * depth)
+                    out.yaml_set_comment_before_after_key(k, before="\n".join(comment_text(r) for r in remarks),
+                                                          indent=2 * depth)
             return out
         if isinstance(value, list) and key in ("indexes", "users"):
             return CommentedSeq(_flow(v) for v in value)
@@ -160,11 +162,11 @@ def dump(inspection: Inspection) -> str:
     """The spec as YAML text, with a header that says where it came from."""
     doc = to_document(inspection.spec)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    header = (f"Written by `pgrecon inspect` from database {inspection.database} (PostgreSQL "
-              f"{inspection.server_version}) on {stamp}.\nReview it before you commit it: `pgrecon plan` against the "
-              f"same database is in sync.")
+    header = (f"Written by `pgrecon inspect` from database {comment_text(inspection.database)} (PostgreSQL "
+              f"{comment_text(inspection.server_version)}) on {stamp}.\nReview it before you commit it: "
+              f"`pgrecon plan` against the same database is in sync.")
     for line in inspection.skipped:
-        header += f"\nNot inspected: {line}."
+        header += f"\nNot inspected: {comment_text(line)}."
     doc.yaml_set_start_comment(header)
     stream = io.StringIO()
     _yaml().dump(doc, stream)
@@ -205,7 +207,7 @@ def merge_into(path: Path, inspection: Inspection) -> list[str]:
                 if name.lower() not in {n.lower() for n in settings}:
                     settings[name] = text
                     added.append(f"postgres.settings.{name}")
-    path.write_text(_dumps(yaml, existing))
+    write_atomic(path, _dumps(yaml, existing))
     return added
 
 

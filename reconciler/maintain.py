@@ -28,6 +28,7 @@ from .render import render_statement
 from .spec.models import Spec, split_table_key
 from .spec.operations import MaintenanceSpec
 from .spec.types import parse_size
+from .targets import session_policy
 
 
 @dataclass
@@ -171,7 +172,7 @@ def _maintenance(spec: Spec) -> MaintenanceSpec:
 def run_maintain(dsn: str, spec: Spec, now: datetime | None = None, dry_run: bool = False, force: bool = False,
                  lock_timeout_ms: int = 5000, on_action=None) -> MaintenanceRun:
     """Decide what is due; run it if inside the window (or forced) and not a dry run."""
-    with connect(dsn) as conn:
+    with connect(dsn, policy=session_policy(spec)) as conn:
         # Maintenance is long statements (its reads of bloat too), timed like apply's index builds
         # (target.build_timeout, none by default) whatever the role's or database's defaults.
         conn.execute("SELECT pg_catalog.set_config('statement_timeout', %s, false)",

@@ -100,11 +100,38 @@ def _clean(text: str, what: str) -> tuple[str, list[_Token]]:
     return "".join(parts), out_tokens
 
 
+MAX_DEPTH = 100  # levels of a parse tree: far beyond any index expression, well within Python's stack
+
+
+def _depth(node: Any, limit: int) -> int:
+    """The depth of the parse tree below ``node`` (counting stops past ``limit``), walked without
+    recursion: a deep tree is refused before anything recursive looks at it."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(current, (tuple, list)):
+            stack.extend((child, depth) for child in current)
+        elif isinstance(current, ast.Node):
+            stack.extend((getattr(current, name), depth + 1) for name in getattr(current, "__slots__", ())
+                         if isinstance(getattr(current, name), (ast.Node, tuple, list)))
+    return deepest
+
+
 def _parse(sql: str, what: str) -> list[ast.RawStmt]:
     try:
-        return list(parse_sql(sql))
+        statements = list(parse_sql(sql))
     except ParseError as exc:
         raise SqlTextError(f"not a valid {what}: {exc.args[0]}") from None
+    except RecursionError:
+        raise SqlTextError(f"{what} is nested too deeply") from None
+    if _depth(statements, MAX_DEPTH) > MAX_DEPTH:
+        raise SqlTextError(f"{what} is nested more than {MAX_DEPTH} levels deep (operators, calls and parentheses); "
+                           f"write it more simply")
+    return statements
 
 
 def _check_allowed(node: ast.Node, what: str) -> None:

@@ -36,6 +36,7 @@ from .report import build_report
 from .shape import Shape, Table, analyse
 from .stats import Snapshot, read_snapshot
 from .upkeep import indexed_columns, upkeep
+from .vetting import Verdict, vet
 from .workload import Statement, merge_entries, select_workload
 
 
@@ -87,13 +88,14 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False, buil
     columns = {(t.schema, t.name): {c.name for c in t.columns} for t in snap.live_tables.values()}
     shapes = {s.key: analyse(s.query, resolver, columns) for s in merged}
     users = [s for s in merged if _user_statement(s, shapes[s.key])]
-    workload = select_workload(users, mon.min_calls, mon.min_share_pct, mon.top_queries)
+    workload, verdicts = _vetted(conn, spec, select_workload(users, mon.min_calls, mon.min_share_pct,
+                                                             mon.top_queries), advice, analyze)
     for s in workload:
         s.tables = shapes[s.key].tables
     advice.statements = [s.to_json() for s in workload]
 
     for s in workload:
-        result = explain(conn, s.query, major, analyze=analyze, table_rows=table_rows,
+        result = explain(conn, s.query, major, analyze=analyze and verdicts[s.key].analyze, table_rows=table_rows,
                          large_rows=mon.large_table_rows)
         advice.explained.append({"queryid": s.queryid, "query": s.query, "cost": result.cost,
                                  "findings": result.findings, "analyzed": result.analyzed, "error": result.error})
@@ -132,6 +134,27 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False, buil
     return advice
 
 
+def _vetted(conn: psycopg.Connection, spec: Spec, workload: list[Statement], advice: Advice,
+            analyze: bool) -> tuple[list[Statement], dict[str, Verdict]]:
+    """The statements of ``workload`` the advisor may plan (see :mod:`.vetting`); the others are
+    listed in ``advice.skipped`` with the reason, and so are those ``--analyze`` may not run."""
+    declared = [e.name for e in spec.extensions]
+    kept: list[Statement] = []
+    verdicts: dict[str, Verdict] = {}
+    for s in workload:
+        verdict = vet(conn, s.query, declared)
+        verdicts[s.key] = verdict
+        if verdict.plan:
+            kept.append(s)
+            if analyze and not verdict.analyze:
+                advice.skipped.append({"queryid": s.queryid, "query": s.query, "skipped": "analyze",
+                                       "reason": f"not run by --analyze: {verdict.analyze_reason}"})
+        else:
+            advice.skipped.append({"queryid": s.queryid, "query": s.query, "skipped": "plan",
+                                   "reason": f"not planned: {verdict.reason}"})
+    return kept, verdicts
+
+
 def _table_scans(snap: Snapshot, advice: Advice, large_rows: int) -> list[dict]:
     """Large tables read mostly by whole sequential scans: candidates from table statistics.
     Those no recommendation addresses are pointed out (their statements may be below min_calls
@@ -156,14 +179,14 @@ def _hide_check(conn, advice: Advice, queries: list[str], major: int, costs: dic
     base = [costs.get(s.queryid) for s in top]
     kept_unused: list[IndexFinding] = []
     kept_redundant: list[IndexFinding] = []
-    with hypopg_session(conn):
-        if not fetch_value(conn, "SELECT to_regproc('hypopg_hide_index') IS NOT NULL"):
+    with hypopg_session(conn) as hypopg:
+        if not hypopg.exists(conn, "hypopg_hide_index"):
             version = fetch_value(conn, "SELECT extversion FROM pg_extension WHERE extname = 'hypopg'")
             advice.notes.append(f"HypoPG {version} cannot hide indexes (1.4 can): unused and redundant indexes "
                                 f"were not re-planned without them")
             return
         for finding in advice.unused + advice.redundant:
-            hidden = cost_without(conn, finding.index.oid, queries, major)
+            hidden = cost_without(conn, hypopg, finding.index.oid, queries, major)
             worse = [q for q, b, h in zip(queries, base, hidden, strict=True) if b and h and h > b * 1.1]
             if worse:
                 advice.notes.append(f"{finding.index.name} is kept: plans of {len(worse)} statement(s) get "

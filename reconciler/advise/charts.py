@@ -129,14 +129,17 @@ def cache_hits(report: dict) -> str | None:
 
 
 def charts(data: dict) -> dict[str, str | None]:
-    """Every chart of the HTML report, from the advice's JSON."""
+    """Every chart of the HTML report, from the advice's JSON. Labels are statement texts and
+    names from the database: drawn as written, never read as mathtext (``$…\\…$`` would be)."""
+    import matplotlib
     report = data.get("report") or {}
     unused = {f["index"] for f in data.get("unused_indexes") or []}
     redundant = {f["index"] for f in data.get("redundant_indexes") or []}
-    return {
-        "statements": statement_times(data.get("statements") or []),
-        "effects": recommendation_effects(data.get("recommendations") or []),
-        "indexes": index_usage(report.get("index_usage") or [], unused, redundant),
-        "bloat": bloat(report.get("tables") or [], report.get("index_bloat") or []),
-        "cache": cache_hits(report),
-    }
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        return {
+            "statements": statement_times(data.get("statements") or []),
+            "effects": recommendation_effects(data.get("recommendations") or []),
+            "indexes": index_usage(report.get("index_usage") or [], unused, redundant),
+            "bloat": bloat(report.get("tables") or [], report.get("index_bloat") or []),
+            "cache": cache_hits(report),
+        }

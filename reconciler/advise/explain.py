@@ -3,7 +3,8 @@
 PostgreSQL 16+ has ``EXPLAIN (GENERIC_PLAN)``; on older servers the statement is prepared and
 explained as ``EXECUTE`` with the plan cache forced to a generic plan. Everything runs in a
 transaction that is rolled back. ``--analyze`` runs ``EXPLAIN ANALYZE`` for SELECTs without
-parameters only, under a statement timeout, also rolled back.
+parameters only, under a statement timeout, also rolled back. Every EXPLAIN runs in a read-only
+transaction, and only statements :mod:`.vetting` let through reach it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def explain(conn: psycopg.Connection, statement: str, major: int, analyze: bool 
     run_analyze = analyze and params == 0 and is_select(statement)
     try:
         with conn.transaction(force_rollback=True):
-            conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{timeout_ms}ms",))
+            conn.execute("SELECT pg_catalog.set_config('statement_timeout', %s, true), "
+                         "pg_catalog.set_config('transaction_read_only', 'on', true)", (f"{timeout_ms}ms",))
             if run_analyze:
                 row = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ") + body).fetchone()
             elif params == 0:

@@ -52,6 +52,7 @@ class Advice:
     workload: dict = field(default_factory=dict)
     statements: list[dict] = field(default_factory=list)
     min_share_pct: float = 0.0
+    skipped: list[dict] = field(default_factory=list)   # statements not planned: they would run unvetted code
 
     def to_json(self) -> dict:
         """The JSON contract of ``advise --format json``."""
@@ -79,6 +80,7 @@ class Advice:
             "unused_indexes": [finding(f) for f in self.unused],
             "report": self.report,
             "notes": self.notes,
+            "skipped": self.skipped,
             "hypopg": self.hypopg,
         }
 

@@ -117,7 +117,7 @@ class PlannerChoice:
             shape = self.shapes[s.key]
             sets = parameter_sets(shape, self.snap.column_stats, s.rows_per_call, rows)
             planned.append(Planned(s.query, shape.tables, sets, params=max(shape.params, default=0)))
-        with WhatIf(self.conn, self.snap.server_major, planned) as whatif:
+        with WhatIf(self.conn, self.snap.server_major, planned, builds=build) as whatif:
             if not whatif.available:
                 self.advice.notes.append(f"HypoPG could not be used: {whatif.hypopg_error}")
                 heuristic(self.snap, self.spec, self.advice, self.candidates, {s.key: s for s in self.workload})
@@ -257,6 +257,9 @@ class PlannerChoice:
         before = {i: whatif.expected(i, self.chosen) for i in idx}
         try:
             with conn.transaction(force_rollback=True):
+                # writers queue behind a build that waits for its lock: wait no longer than apply would
+                conn.execute("SELECT pg_catalog.set_config('lock_timeout', %s, true)",
+                             (f"{self.spec.target.lock_timeout}ms",))
                 conn.execute(create_sql(rec.candidate.table, rec.name, rec.spec))  # the one template renders it
                 size = fetch_value(conn, "SELECT pg_relation_size(%s::regclass)", (rec.name,))
                 after = {i: whatif.expected_now(i) for i in idx}

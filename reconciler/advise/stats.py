@@ -7,6 +7,7 @@ from functools import cache
 from importlib import resources
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from ..catalog.models import LiveIndex, LiveTable
@@ -33,14 +34,24 @@ class StatementsStatus:
     installed: bool
     preloaded: bool
     reason: str = ""
+    schema: str = ""   # where the extension lives: its view is named with it
+
+
+def extension_schema(conn: psycopg.Connection, name: str) -> str | None:
+    """The schema extension ``name`` is installed in (``None``: not installed): its objects are
+    named with it, never found through the search_path."""
+    found = fetch_value(conn, "SELECT n.nspname::text FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
+                              "ON n.oid = e.extnamespace WHERE e.extname = %s", (name,))
+    return str(found) if found is not None else None
 
 
 def statements_status(conn: psycopg.Connection) -> StatementsStatus:
-    installed = bool(fetch_value(conn, "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_stat_statements'"))
-    preload = fetch_value(conn, "SELECT current_setting('shared_preload_libraries')")
+    schema = extension_schema(conn, "pg_stat_statements")
+    installed = schema is not None
+    preload = fetch_value(conn, "SELECT pg_catalog.current_setting('shared_preload_libraries')")
     preloaded = "pg_stat_statements" in [p.strip() for p in preload.split(",")]
     if installed and preloaded:
-        return StatementsStatus(True, True, True)
+        return StatementsStatus(True, True, True, schema=schema or "")
     missing = []
     if not installed:
         missing.append("the extension is not created in this database")
@@ -49,8 +60,10 @@ def statements_status(conn: psycopg.Connection) -> StatementsStatus:
     return StatementsStatus(False, installed, preloaded, "; ".join(missing))
 
 
-def statements(conn: psycopg.Connection) -> list[dict]:
-    return _rows(conn, "statements")
+def statements(conn: psycopg.Connection, schema: str) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql.SQL(advise_sql("statements")).format(schema=sql.Identifier(schema)))
+        return cur.fetchall()
 
 
 @dataclass
@@ -79,7 +92,7 @@ def read_snapshot(conn: psycopg.Connection) -> Snapshot:
     live_indexes, _ = read_indexes(conn, table_dicts)
     index_stats = {r["oid"]: r for r in _rows(conn, "indexes", {"tables": list(live_tables)})}
     status = statements_status(conn)
-    rows = statements(conn) if status.available else []
+    rows = statements(conn, status.schema) if status.available else []
     major = int(fetch_value(conn, "SHOW server_version_num")) // 10000
     snap = Snapshot(tables, index_stats, live_tables, live_indexes, _rows(conn, "database")[0],
                     _rows(conn, "connections"), status, rows, server_major=major)

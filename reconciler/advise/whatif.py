@@ -28,6 +28,7 @@ from pglast.parser import scan
 from psycopg import sql
 
 from ..connection import fetch_value
+from .hypo import HypoPG, install_hypopg
 from .params import ParameterSet
 from .shape import Table
 
@@ -55,10 +56,12 @@ class WhatIf:
     major: int
     statements: list[Planned]
     timeout_ms: int = 10_000
+    builds: bool = False   # some candidates are built for real (--build-candidates): read-only per EXPLAIN
     index_sql: dict[tuple, tuple[Table, str]] = field(default_factory=dict)  # key -> (table, CREATE INDEX …)
     live: dict[tuple, Hypothetical] = field(default_factory=dict)
     refused: dict[tuple, str] = field(default_factory=dict)
     hypopg_error: str | None = None
+    hypopg: HypoPG | None = None
     explains: int = 0
     _cache: dict[tuple, float | None] = field(default_factory=dict)
     _pieces: dict[int, list[str | int]] = field(default_factory=dict)
@@ -69,19 +72,21 @@ class WhatIf:
     def __enter__(self) -> WhatIf:
         self._transaction = self.conn.transaction(force_rollback=True)
         self._transaction.__enter__()
-        self.conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{self.timeout_ms}ms",))
+        self.conn.execute("SELECT pg_catalog.set_config('statement_timeout', %s, true)", (f"{self.timeout_ms}ms",))
         try:
             with self.conn.transaction():
-                self.conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+                self.hypopg = install_hypopg(self.conn)
         except psycopg.Error as exc:
             self.hypopg_error = _message(exc)
+        if not self.builds:  # from here on nothing writes: HypoPG keeps its indexes in memory
+            self.conn.execute(_READ_ONLY)
         return self
 
     def __exit__(self, *exc_info) -> None:
         try:
-            if self.hypopg_error is None and not self.conn.broken:
+            if self.hypopg is not None and not self.conn.broken:
                 with self.conn.transaction():
-                    self.conn.execute("SELECT hypopg_reset()")
+                    self.conn.execute(self.hypopg.call("hypopg_reset"))
         except psycopg.Error:
             pass  # the transaction is rolled back below, and the session keeps nothing else
         finally:
@@ -102,10 +107,11 @@ class WhatIf:
         if key in self.refused or not self.available:
             return False
         _, create_sql = self.index_sql[key]
+        assert self.hypopg is not None  # available
         try:
             with self.conn.transaction():
-                oid = fetch_value(self.conn, "SELECT indexrelid FROM hypopg_create_index(%s)", (create_sql,))
-                size = fetch_value(self.conn, "SELECT hypopg_relation_size(%s)", (oid,))
+                oid = fetch_value(self.conn, self.hypopg.call("hypopg_create_index", sql.Literal(create_sql)))
+                size = fetch_value(self.conn, self.hypopg.call("hypopg_relation_size", sql.Literal(oid)))
         except psycopg.Error as exc:
             self.refused[key] = _message(exc)
             return False
@@ -114,9 +120,9 @@ class WhatIf:
 
     def _drop(self, key: tuple) -> None:
         found = self.live.pop(key, None)
-        if found is not None:
+        if found is not None and self.hypopg is not None:
             with self.conn.transaction():
-                self.conn.execute("SELECT hypopg_drop_index(%s)", (found.oid,))
+                self.conn.execute(self.hypopg.call("hypopg_drop_index", sql.Literal(found.oid)))
 
     def try_create(self, key: tuple) -> str | None:
         """Create ``key`` hypothetically (it stays); HypoPG's own error when it refuses."""
@@ -172,6 +178,8 @@ class WhatIf:
         self.explains += 1
         try:
             with self.conn.transaction():
+                if self.builds:
+                    self.conn.execute(_READ_ONLY)
                 if mode == "plain" or (mode == "generic" and not statement.params):
                     row = self.conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) ") + body).fetchone()
                 elif mode == "generic" and self.major >= 16:
@@ -247,6 +255,9 @@ class WhatIf:
     def realize(self, keys: frozenset[tuple]) -> None:
         """Make exactly ``keys`` the hypothetical indexes in place."""
         self._realize(frozenset(k for k in keys if k not in self.refused))
+
+
+_READ_ONLY = "SELECT pg_catalog.set_config('transaction_read_only', 'on', true)"
 
 
 def _split_params(query: str) -> list[str | int]:

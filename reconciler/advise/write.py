@@ -8,11 +8,13 @@ unused get a comment (they are not removed: that is the reviewer's call).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from ..files import comment_text, write_atomic
 from .models import Advice
 
 
@@ -81,8 +83,8 @@ def write_advice(path: Path, advice: Advice) -> list[str]:
         else:
             measured = f"planner cost {rec.cost_before} now; not verified ({rec.unverified_reason})"
         indexes.yaml_set_comment_before_after_key(len(indexes) - 1,
-                                                  before=f"pgrecon advise: serves {served}; {measured}"
-                                                         f"{_upkeep_said(rec.upkeep)}",
+                                                  before=comment_text(f"pgrecon advise: serves {served}; "
+                                                                      f"{measured}{_upkeep_said(rec.upkeep)}"),
                                                   indent=6)
         edits.append(f"added {rec.name} to tables.{key}.indexes")
         if rec.candidate.needs_extension:
@@ -102,8 +104,10 @@ def write_advice(path: Path, advice: Advice) -> list[str]:
                 note = f"pgrecon advise: {finding.kind}: {finding.reason}"
                 if finding.kind == "unused":
                     note += f" ({finding.size_bytes // 1024} kB)"
-                indexes.yaml_set_comment_before_after_key(i, before=note + "; consider removing it", indent=6)
+                indexes.yaml_set_comment_before_after_key(i, before=comment_text(note + "; consider removing it"),
+                                                          indent=6)
                 edits.append(f"marked {finding.index.name} as {finding.kind}")
-    with open(path, "w") as fh:
-        yaml.dump(data, fh)
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    write_atomic(path, stream.getvalue())
     return edits

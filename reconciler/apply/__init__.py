@@ -7,6 +7,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from .cluster import ClusterOps, LeaderPosition, following
 from .executor import ApplyOptions, ApplyReporter, ChangeResult, Executor, SilentReporter, options_for
 from .history import History
 from .locking import acquire_apply_lock, release_apply_lock
+from .saved import check_saved
 
 __all__ = ["ApplyOptions", "ApplyReporter", "ApplyResult", "SilentReporter", "check_hazards", "options_for",
            "run_apply"]
@@ -74,7 +76,7 @@ def verify(dsn: str, spec: Spec, now: datetime | None, target: Target | None = N
     reload reaches sessions asynchronously, so setting changes are re-checked for a moment."""
     deadline = time.monotonic() + settle_s
     while True:
-        with connect(dsn) as conn:
+        with (target.session(dsn) if target is not None else connect(dsn)) as conn:
             remaining = make_plan(conn, spec, now=now, fingerprint=False, target=target)
         if remaining.empty or time.monotonic() >= deadline or any(c.kind != "setting" for c in remaining.changes):
             return remaining
@@ -98,7 +100,7 @@ def verify_replicas(cluster: ClusterOps, spec: Spec, now: datetime | None, leade
             unverified.append(f"{member.name} ({member.state})")
             continue
         try:
-            with connect(target.member_dsn(member)) as conn:
+            with target.member_session(member) as conn:
                 cluster.wait_for_member(member, conn, leader)
                 drift = make_plan(conn, spec, now=now, fingerprint=False, kinds=frozenset({ChangeKind.INDEX}))
                 state = "" if drift.empty else following(conn, leader)
@@ -118,7 +120,8 @@ def _ran_ddl(results: list[ChangeResult]) -> bool:
 def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, options: ApplyOptions = ApplyOptions(),
               reporter: ApplyReporter | None = None, now: datetime | None = None,
               on_plan: Callable[[Plan], None] | None = None) -> ApplyResult:
-    """Apply ``spec`` (or exactly the ``saved`` plan) to ``target`` and verify.
+    """Apply ``spec`` to ``target`` and verify; with ``saved``, only if the plan made now runs
+    exactly what it says (see :mod:`.saved`).
 
     DDL goes to the primary: the leader of a Patroni cluster, else the DSN, which must not reach
     a standby. The plan is computed (or the saved one checked against the live state) only after
@@ -128,6 +131,8 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
     :class:`ApplyFailed`.
     """
     target = Target(target) if isinstance(target, str) else target
+    # apply writes whatever the target's read_only says (that is for plan and check)
+    target = dataclasses.replace(target, policy=dataclasses.replace(target.policy, read_only=False))
     reporter = reporter or SilentReporter()
     if options.restart and target.patroni is None:
         raise Refused("--restart restarts servers through Patroni only; this target names no Patroni REST API "
@@ -135,7 +140,7 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
     dsn = target.leader_dsn()
     cluster = ClusterOps(target, options.settings_timeout_ms, options.replica_timeout_ms,
                          on_wait=getattr(reporter, "waiting", None))
-    with connect(dsn) as conn, connect(dsn) as monitor_conn:
+    with target.session(dsn) as conn, target.session(dsn) as monitor_conn:
         time_own_statements(monitor_conn)
         if fetch_value(conn, "SELECT pg_catalog.pg_is_in_recovery()"):
             raise Refused(f"{describe_dsn(dsn)} is a standby (in recovery): apply changes the primary only. Point "
@@ -144,15 +149,9 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
         waited = acquire_apply_lock(conn, options.lock_wait_ms)
         try:
             fresh = make_plan(conn, spec, now=now, fingerprint=saved is not None, remember_forms=True, target=target)
-            plan = fresh
+            plan = fresh  # a saved plan only has to equal it: what runs is always the plan made here
             if saved is not None:
-                if saved.spec_sha256 != fresh.spec_sha256:
-                    raise Refused("the saved plan was made from another version of the spec; "
-                                  "make a new plan with `pgrecon plan --out`")
-                if saved.fingerprint != fresh.fingerprint:
-                    raise Refused("the live database changed since the saved plan was made; nothing was "
-                                  "applied. Make a new plan with `pgrecon plan --out` and review it")
-                plan = saved
+                check_saved(saved, fresh)
             refused: list[Change] = []
             if options.skip_refused:
                 plan, refused = plan.without(plan.disallowed(set(options.allow_hazards)))
@@ -165,7 +164,7 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
             history = None
             if plan.changes and options.record_history:
                 try:
-                    history = History(conn, plan)
+                    history = History(conn, plan, spec.target.schema_owner)
                 except psycopg.errors.InsufficientPrivilege:
                     history = None  # recording is a courtesy: no privilege to create pgrecon.history
             unverified: list[str] = []

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import dict_row
 
-from ..connection import fetch_value, open_connection
+from ..connection import fetch_value
 from ..errors import ApplyFailed, ConnectionFailed
 from ..patroni import PatroniCluster, PatroniMember
 from ..settings.values import SettingDef, SettingValueError, normalize
@@ -112,9 +112,10 @@ class ClusterOps:
 
     def _lagging(self, member: PatroniMember, expect: dict[str, str]) -> list[str]:
         try:
-            with open_connection(self.target.member_dsn(member), autocommit=True) as conn, \
+            with self.target.member_session(member) as conn, \
                     conn.cursor(row_factory=dict_row) as cur:
-                cur.execute("SELECT name, setting, unit, vartype, min_val, max_val, enumvals, context, boot_val, "
+                cur.execute("SELECT name, CASE WHEN source = 'session' THEN reset_val ELSE setting END AS setting, "
+                            "unit, vartype, min_val, max_val, enumvals, context, boot_val, "
                             "pending_restart FROM pg_catalog.pg_settings WHERE lower(name) = ANY(%s)",
                             ([n.lower() for n in expect],))
                 rows = {r["name"].lower(): r for r in cur.fetchall()}
@@ -136,7 +137,7 @@ class ClusterOps:
         if member is None:
             raise ApplyFailed(f"member {member_name} is not in the cluster any more")
         try:
-            with open_connection(self.target.member_dsn(member), autocommit=True) as conn:
+            with self.target.member_session(member) as conn:
                 conn.execute(sql)
         except psycopg.Error as exc:
             raise ApplyFailed(f"on member {member_name}: {exc.diag.message_primary or exc}\nStatement: {sql}") from None
@@ -164,7 +165,7 @@ class ClusterOps:
         """Whether the member's server has settings waiting for a restart (Patroni's own flag
         follows within its loop_wait)."""
         try:
-            with open_connection(self.target.member_dsn(member), autocommit=True) as conn:
+            with self.target.member_session(member) as conn:
                 return bool(fetch_value(conn, "SELECT bool_or(pending_restart) FROM pg_catalog.pg_settings"))
         except (ConnectionFailed, psycopg.Error):
             return False
@@ -217,7 +218,7 @@ class ClusterOps:
             member = next((m for m in self.replicas() if m.name == name), None)
             if member is None:
                 return ""
-            with open_connection(self.target.member_dsn(member), autocommit=True) as conn:
+            with self.target.member_session(member) as conn:
                 return f": {following(conn, leader)}"
         except (ConnectionFailed, psycopg.Error):
             return ""  # a courtesy: the message stands without it

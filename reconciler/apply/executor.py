@@ -13,7 +13,7 @@ import contextlib
 import os
 import random
 import time
-from contextlib import nullcontext, suppress
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,6 +22,7 @@ from psycopg import errors as pgerrors
 
 from ..connection import time_own_statements
 from ..errors import ApplyFailed
+from ..files import write_atomic
 from ..pgbouncer.live import read_live, reload
 from ..plan.models import Change, Plan, Statement
 from ..render import render_statement
@@ -94,18 +95,9 @@ def pause_point(sql_text: str) -> None:
 
 
 def write_config_file(path: str, content: str) -> None:
-    """Replace a configuration file atomically (write beside it, then rename), keeping its mode."""
-    target = os.path.abspath(path)
-    tmp = f"{target}.pgrecon-tmp"
-    mode = os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o644
-    with open(tmp, "w") as fh:
-        fh.write(content)
-    os.chmod(tmp, mode)
-    if os.path.exists(target):
-        stat = os.stat(target)
-        with suppress(PermissionError):
-            os.chown(tmp, stat.st_uid, stat.st_gid)
-    os.replace(tmp, target)
+    """Replace a configuration file atomically, keeping its mode and owner (see
+    :func:`~reconciler.files.write_atomic`)."""
+    write_atomic(path, content)
 
 
 class SilentReporter:

@@ -17,11 +17,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from .. import __version__
+from ..catalog.own_schema import check_own_schema
 from ..connection import fetch_value
 from ..plan.models import Change, Plan
 from ..render import render
-
-SCHEMA_EXISTS = "SELECT to_regclass('pgrecon.history') IS NOT NULL"
 
 
 def _change_entry(change: Change, result: str = "pending", seconds: float | None = None,
@@ -34,11 +33,12 @@ def _change_entry(change: Change, result: str = "pending", seconds: float | None
 class History:
     """Writes one apply's row; every write commits on its own (it survives a failed apply)."""
 
-    def __init__(self, conn: psycopg.Connection, plan: Plan):
+    def __init__(self, conn: psycopg.Connection, plan: Plan, schema_owner: str | None = None):
         self.conn = conn
         self.entries = [_change_entry(c) for c in plan.changes]
         with conn.transaction():
             conn.execute(render("sql/history_schema.sql.j2"))
+            check_own_schema(conn, schema_owner)  # in the same transaction: nobody can slip in between
             conn.execute("UPDATE pgrecon.history SET status = 'interrupted', finished_at = now() "
                          "WHERE status = 'running'")
             self.id = fetch_value(
@@ -66,9 +66,9 @@ class History:
                 (Jsonb(self.entries), status, error, finished, self.id))
 
 
-def read_history(conn: psycopg.Connection, limit: int = 20) -> list[dict] | None:
+def read_history(conn: psycopg.Connection, limit: int = 20, schema_owner: str | None = None) -> list[dict] | None:
     """The newest ``limit`` applies, or None when nothing was ever recorded here."""
-    if not fetch_value(conn, SCHEMA_EXISTS):
+    if not check_own_schema(conn, schema_owner).has("history"):
         return None
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute("SELECT id, started_at, finished_at, status, db_user, os_user, client_host, pgrecon_version, "

@@ -15,14 +15,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ..connection import fetch_value
 from ..render import render, render_statement
 from ..spec.models import IndexSpec
 from .models import Catalog, IndexDefinition, LiveTable
+from .own_schema import check_own_schema
 
 TABLE = "pgrecon.canonical_cache"
 FORMAT = 2  # 2: operator classes named by visibility, with their parameters; statements as written
@@ -43,24 +44,44 @@ def cache_key(context: str, table: LiveTable, index: IndexSpec) -> str:
     return hashlib.sha256("\n".join((context, columns, statement)).encode()).hexdigest()
 
 
-def read_cached(conn: psycopg.Connection, keys: list[str]) -> dict[str, IndexDefinition] | None:
-    """The cached definitions among ``keys``; ``None`` when this database has no cache."""
-    if not fetch_value(conn, "SELECT to_regclass(%s) IS NOT NULL", (TABLE,)):
+@dataclass
+class CacheRead:
+    """The cached definitions found, and the entries ignored because they do not parse."""
+
+    found: dict[str, IndexDefinition] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+
+def read_cached(conn: psycopg.Connection, keys: list[str], schema_owner: str | None = None) -> CacheRead | None:
+    """The cached definitions among ``keys``; ``None`` when this database has no cache. The cache
+    is read only when nobody else can write it (see :mod:`.own_schema`); an entry that does not
+    parse is ignored (the server is asked again) and named in ``ignored``."""
+    if not check_own_schema(conn, schema_owner).has("canonical_cache"):
         return None
+    out = CacheRead()
     if not keys:
-        return {}
+        return out
     rows = conn.execute("SELECT key, definition FROM pgrecon.canonical_cache WHERE key = ANY(%s)", (keys,)).fetchall()
-    return {key: IndexDefinition.from_json(data if isinstance(data, dict) else json.loads(data)) for key, data in rows}
+    for key, data in rows:
+        try:
+            out.found[key] = IndexDefinition.from_json(data if isinstance(data, dict) else json.loads(data))
+        except Exception:  # noqa: BLE001 - any malformed entry is ignored, never trusted nor fatal
+            out.ignored.append(str(key)[:16])
+    return out
 
 
-def store(conn: psycopg.Connection, entries: dict[str, IndexDefinition], create: bool = True) -> int:
+def store(conn: psycopg.Connection, entries: dict[str, IndexDefinition], create: bool = True,
+          schema_owner: str | None = None) -> int:
     """Add ``entries``, creating the cache first when ``create`` (apply) — else the caller knows
-    that it exists (plan). Returns how many were new."""
+    that it exists (plan); either way only into a cache nobody else can steer. Returns how many
+    were new."""
     if not entries:
         return 0
     with conn.transaction():
         if create:
             conn.execute(render("sql/canonical_cache_schema.sql.j2"))
+        if not check_own_schema(conn, schema_owner).has("canonical_cache"):
+            return 0
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO pgrecon.canonical_cache (key, definition) VALUES (%s, %s) "
                             "ON CONFLICT (key) DO NOTHING",
@@ -68,8 +89,9 @@ def store(conn: psycopg.Connection, entries: dict[str, IndexDefinition], create:
             return cur.rowcount
 
 
-def remember_canonical_forms(conn: psycopg.Connection, entries: dict[str, IndexDefinition], create: bool) -> None:
+def remember_canonical_forms(conn: psycopg.Connection, entries: dict[str, IndexDefinition], create: bool,
+                             schema_owner: str | None = None) -> None:
     """:func:`store`, as a courtesy: without the privilege to write the cache (or on a session
     that may not write), nothing is kept and nothing fails."""
     with contextlib.suppress(psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction):
-        store(conn, entries, create=create)
+        store(conn, entries, create=create, schema_owner=schema_owner)

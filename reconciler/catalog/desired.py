@@ -11,7 +11,7 @@ cannot be asked; such declarations are reported with the way to warm the cache.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -156,6 +156,7 @@ class Resolution:
     problems: list[SpecProblem]
     computed: dict[str, IndexDefinition]
     cache_exists: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 READ_ONLY_FIX = ("this session is read-only (a hot standby?), so the server cannot be asked for its canonical "
@@ -184,15 +185,19 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> R
             requests.append(CanonicalRequest(ref=(key, "indexes", i), table=table, index=index))
     computed: dict[str, IndexDefinition] = {}
     keys: dict[IndexRef, str] = {}
+    notes: list[str] = []
     cache_exists = False
     if requests:
         context = context_key(catalog)
         keys = {request.ref: cache_key(context, request.table, request.index) for request in requests}
-        cached = read_cached(conn, list(set(keys.values())))
+        cached = read_cached(conn, list(set(keys.values())), spec.target.schema_owner)
         cache_exists = cached is not None
+        if cached is not None and cached.ignored:
+            notes.append(f"ignored {len(cached.ignored)} entr{'y' if len(cached.ignored) == 1 else 'ies'} of "
+                         f"pgrecon.canonical_cache that do not parse (the server was asked instead)")
         for request in requests:
-            if cached and keys[request.ref] in cached:
-                resolved[request.ref] = cached[keys[request.ref]]
+            if cached and keys[request.ref] in cached.found:
+                resolved[request.ref] = cached.found[keys[request.ref]]
         requests = [r for r in requests if r.ref not in resolved]
     if requests and (catalog.server.read_only or catalog.server.in_recovery):
         for request in requests:
@@ -214,4 +219,4 @@ def resolve_desired(conn: psycopg.Connection, spec: Spec, catalog: Catalog) -> R
     desired = [DesiredIndex(key, i, index, resolved[(key, "indexes", i)])
                for key, table_spec in spec.tables.items()
                for i, index in enumerate(table_spec.indexes) if (key, "indexes", i) in resolved]
-    return Resolution(desired, problems, computed, cache_exists)
+    return Resolution(desired, problems, computed, cache_exists, notes)

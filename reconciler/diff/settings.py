@@ -16,6 +16,7 @@ from ..catalog.settings import LiveSettings
 from ..kinds import ChangeKind, Note
 from ..settings.desired import DesiredSetting
 from ..settings.values import SettingDef, SettingValueError, display, normalize
+from ..settings.values import shown as shown_value
 from .common import Diff
 
 
@@ -81,7 +82,7 @@ def diff_settings(desired: dict[str, DesiredSetting], live: LiveSettings, module
         if value == now:
             continue
         written = _file_value(live, defn, want.name)
-        shown = (display(defn, now), display(defn, value))
+        shown = (shown_value(want.name, display(defn, now)), shown_value(want.name, display(defn, value)))
         if written == value and defn.effect == "restart":
             out.notes.append(note(want.name, f"{shown[1]} is written and waits for a restart (now {shown[0]})"))
         elif written == value:
@@ -126,4 +127,5 @@ def _unmanaged(desired: dict[str, DesiredSetting], live: LiveSettings, prune: bo
             out.actions.append(SettingAction("reset", entry.name, None, entry.setting or "", "(default)",
                                              "reload", "prune_unmanaged_settings"))
         else:
-            out.notes.append(note(entry.name, f"set with ALTER SYSTEM to {entry.setting!r} outside the spec (kept)"))
+            value = shown_value(entry.name, repr(entry.setting))
+            out.notes.append(note(entry.name, f"set with ALTER SYSTEM to {value} outside the spec (kept)"))

@@ -1,12 +1,14 @@
 """Running a fleet: plan and check every target in parallel (bounded by ``parallel``), apply wave
 by wave. One slow or unreachable target never blocks or hides the others: its error is kept in
-its outcome, and the others go on."""
+its outcome, and the others go on. A target that takes longer than its ``timeout`` is reported as
+timed out and its sessions are cancelled; its worker is a daemon thread, so a target whose server
+does not answer at all cannot keep the command from ending."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,11 +16,12 @@ from datetime import datetime
 import psycopg
 
 from ..apply import SilentReporter, options_for, run_apply
-from ..connection import connect, redact
+from ..connection import redact
 from ..errors import PgreconError
 from ..plan.make import make_plan
 from ..plan.models import Change, Note, Plan
-from ..targets import Target, patroni_client
+from ..targets import Target, patroni_client, session_policy
+from ..units import format_duration_ms
 from .spec import Fleet, FleetTarget
 
 
@@ -85,8 +88,8 @@ Progress = Callable[[str, str], None]   # (target name, what it is doing now; ""
 def target_of(fleet: Fleet, target: FleetTarget) -> Target:
     i = fleet.spec.targets.index(target)
     dsn = fleet.secret(("targets", i, "dsn"), target.dsn)
-    client = patroni_client(target.patroni, fleet.secret, ("targets", i, "patroni")) if target.patroni else None
-    return Target(dsn, client, target.name)
+    client = patroni_client(target.patroni, fleet.secret, ("targets", i, "patroni"), dsn) if target.patroni else None
+    return Target(dsn, client, target.name, session_policy(fleet.specs[target.name]))
 
 
 def _error(exc: BaseException) -> str:
@@ -112,13 +115,76 @@ def _recorded(outcome: TargetOutcome, progress: Progress | None) -> Iterator[Non
             progress(outcome.name, "")
 
 
-def _plan_one(fleet: Fleet, target: FleetTarget, now: datetime | None, progress: Progress | None) -> TargetOutcome:
+@dataclass
+class _Job:
+    """One target's work, as the runner watches it."""
+
+    target: FleetTarget
+    timeout_s: float | None
+    where: Target | None = None          # set by the worker once it knows where it connects
+    outcome: TargetOutcome | None = None
+    started: float = 0.0
+
+
+def _run_all(jobs: list[_Job], work: Callable[[_Job], TargetOutcome], parallel: int,
+             progress: Progress | None) -> list[TargetOutcome]:
+    """Run ``work`` for every job, ``parallel`` at a time, each in a daemon thread, and give each
+    job its outcome: the worker's, or "timed out" once its time is up (its sessions cancelled)."""
+    done = threading.Condition()
+    waiting = list(jobs)
+    running: list[_Job] = []
+
+    def worker(job: _Job) -> None:
+        outcome = work(job)
+        with done:
+            if job.outcome is None:
+                job.outcome = outcome
+            done.notify_all()
+
+    with done:
+        while waiting or running:
+            while waiting and len(running) < parallel:
+                job = waiting.pop(0)
+                job.started = time.monotonic()
+                running.append(job)
+                threading.Thread(target=worker, args=(job,), name=f"pgrecon-{job.target.name}", daemon=True).start()
+            now = time.monotonic()
+            for job in [j for j in running if j.outcome is None and j.timeout_s and now - j.started >= j.timeout_s]:
+                job.outcome = _timed_out(job, progress)
+            running = [j for j in running if j.outcome is None]
+            if running:
+                deadlines = [j.started + j.timeout_s for j in running if j.timeout_s]
+                done.wait(timeout=max(0.05, min(deadlines) - time.monotonic()) if deadlines else None)
+    return [job.outcome for job in jobs if job.outcome is not None]
+
+
+def _timed_out(job: _Job, progress: Progress | None) -> TargetOutcome:
+    assert job.timeout_s is not None
+    if job.where is not None:
+        job.where.cancel()
+    if progress:
+        progress(job.target.name, "")
+    return TargetOutcome(job.target.name, job.target.wave, seconds=time.monotonic() - job.started,
+                         error=f"timed out after {format_duration_ms(int(job.timeout_s * 1000))} (the fleet's "
+                               f"timeout); its sessions were cancelled. Changes an apply made before that stay "
+                               f"made: run it again")
+
+
+def _jobs(fleet: Fleet, targets: list[FleetTarget]) -> list[_Job]:
+    def limit(target: FleetTarget) -> float | None:
+        ms = target.timeout if target.timeout is not None else fleet.spec.timeout
+        return ms / 1000 if ms else None
+    return [_Job(t, limit(t)) for t in targets]
+
+
+def _plan_one(fleet: Fleet, job: _Job, now: datetime | None, progress: Progress | None) -> TargetOutcome:
+    target = job.target
     outcome = TargetOutcome(target.name, target.wave)
     with _recorded(outcome, progress):
         if progress:
             progress(target.name, "connecting")
-        where = target_of(fleet, target)
-        with connect(where.dsn) as conn:
+        where = job.where = target_of(fleet, target)
+        with where.session() as conn:
             if progress:
                 progress(target.name, "planning")
             outcome.plan = make_plan(conn, fleet.specs[target.name], now=now, fingerprint=False, target=where)
@@ -128,9 +194,9 @@ def _plan_one(fleet: Fleet, target: FleetTarget, now: datetime | None, progress:
 
 def plan_fleet(fleet: Fleet, targets: list[FleetTarget], now: datetime | None = None,
                progress: Progress | None = None, command: str = "plan") -> FleetRun:
-    """Plan every target, ``parallel`` at a time."""
-    with ThreadPoolExecutor(max_workers=min(fleet.spec.parallel, max(1, len(targets)))) as pool:
-        outcomes = list(pool.map(lambda t: _plan_one(fleet, t, now, progress), targets))
+    """Plan every target, ``parallel`` at a time, each within its timeout."""
+    outcomes = _run_all(_jobs(fleet, targets), lambda job: _plan_one(fleet, job, now, progress),
+                        fleet.spec.parallel, progress)
     return FleetRun(command, outcomes)
 
 
@@ -144,15 +210,17 @@ class FleetApply:
     lock_wait_ms: int | None = None
 
 
-def _apply_one(fleet: Fleet, target: FleetTarget, how: FleetApply, now: datetime | None,
+def _apply_one(fleet: Fleet, job: _Job, how: FleetApply, now: datetime | None,
                progress: Progress | None) -> TargetOutcome:
+    target = job.target
     outcome = TargetOutcome(target.name, target.wave)
     with _recorded(outcome, progress):
         if progress:
             progress(target.name, "applying")
         spec = fleet.specs[target.name]
         options = options_for(spec.target, how.allow_hazards, how.restart, how.lock_timeout_ms, how.lock_wait_ms)
-        result = run_apply(target_of(fleet, target), spec, None, options, SilentReporter(), now=now)
+        job.where = target_of(fleet, target)
+        result = run_apply(job.where, spec, None, options, SilentReporter(), now=now)
         outcome.plan = result.plan
         outcome.server_version = result.plan.server_version
         outcome.applied = len(result.results)
@@ -182,9 +250,9 @@ def apply_fleet(fleet: Fleet, targets: list[FleetTarget], allow_hazards: frozens
             for t in members:
                 by_name[t.name] = TargetOutcome(t.name, wave, untouched=True)
             continue
-        with ThreadPoolExecutor(max_workers=min(fleet.spec.parallel, len(members))) as pool:
-            for outcome in pool.map(lambda t: _apply_one(fleet, t, how, now, progress), members):
-                by_name[outcome.name] = outcome
+        for outcome in _run_all(_jobs(fleet, members), lambda job: _apply_one(fleet, job, how, now, progress),
+                                fleet.spec.parallel, progress):
+            by_name[outcome.name] = outcome
         if any(by_name[t.name].error for t in members) and not continue_on_error:
             stopped = True
     run.outcomes = [by_name[t.name] for t in targets if t.name in by_name]

@@ -5,6 +5,7 @@ with the spec it must match and the wave it is rolled out in.
 version: 1
 spec: schema.yaml            # default spec of every target (relative to this file)
 parallel: 8                  # targets worked on at once
+timeout: 10min               # how long one target may take; then it is reported as timed out
 targets:
   - name: tenant-001
     dsn: "${TENANT_001_DSN}"
@@ -33,7 +34,7 @@ from ..kinds import SpecPath, SpecProblem
 from ..perf import paused_gc
 from ..spec.loader import SpecSource, load_spec, validate_document
 from ..spec.models import PatroniSpec, Spec
-from ..spec.types import EnvSecret, StrictModel, expand_env
+from ..spec.types import DurationMs, EnvSecret, StrictModel, expand_secret
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
 
@@ -46,6 +47,7 @@ class FleetTarget(StrictModel):
     wave: str = Field("default", description="rollout wave; waves run in the order they first appear")
     patroni: PatroniSpec | None = Field(None, description="the target is a Patroni cluster")
     spec: str | None = Field(None, description="this target's spec, instead of the fleet's")
+    timeout: DurationMs | None = Field(None, description="this target's time limit, instead of the fleet's")
 
     @field_validator("name", "wave")
     @classmethod
@@ -61,6 +63,9 @@ class FleetSpec(StrictModel):
     version: Literal[1]
     spec: str = Field("schema.yaml", description="the default spec, relative to the fleet file")
     parallel: int = Field(8, ge=1, le=64, description="targets worked on at once")
+    timeout: DurationMs = Field(600_000, description="how long one target may take (plan, check or apply) before it "
+                                                     "is reported as timed out and its sessions are cancelled; "
+                                                     "0: no limit")
     targets: list[FleetTarget] = Field(min_length=1)
 
     def semantic_problems(self) -> list[SpecProblem]:
@@ -90,7 +95,7 @@ class Fleet:
     def secret(self, path: SpecPath, value: SecretStr) -> str:
         """A secret of the fleet file with ``${ENV}`` expanded (a located error when unset)."""
         try:
-            return expand_env(value.get_secret_value())
+            return expand_secret(value)
         except ValueError as exc:
             raise SpecError([self.source.problem(path, str(exc))]) from None
 

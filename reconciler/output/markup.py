@@ -31,3 +31,18 @@ def plain(markup: str) -> str:
             return literal + "[" + (tag or "")
         return literal                  # a tag: dropped
     return _BRACKET.sub(one, markup)
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def controls_escaped(text: str) -> str:
+    """``text`` with control characters other than line breaks and tabs written as escapes
+    (``\\x1b``): names and messages from the database cannot move the cursor, clear a terminal or
+    hide a line.
+
+    >>> controls_escaped("t\\x1b[2Jx")
+    't\\\\x1b[2Jx'
+    """
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                         else f"\\u{ord(m.group()):04x}", text)

@@ -30,6 +30,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {   # command -> (module, form
     "render": ("reports", ("text", "json")),
     "inspect": ("reports", ("yaml", "json", "text")),
     "schema": ("reports", ("json",)),
+    "grants": ("reports", ("sql",)),
 }
 _RENDERERS: dict[tuple[str, str], Renderer] = {}
 

@@ -95,3 +95,8 @@ def _inspect(found: Any, fmt: str = "yaml") -> str:
 @renderer("schema", "json")
 def _schema(data: dict[str, Any], fmt: str = "json") -> str:
     return _json(data)
+
+
+@renderer("grants", "sql")
+def _grants(needs: Any, fmt: str = "sql", spec_file: str = "schema.yaml") -> str:
+    return render("sql/grants.sql.j2", n=needs, spec_file=spec_file)

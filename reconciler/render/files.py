@@ -10,11 +10,11 @@ password's environment variable is not set.
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SpecError
+from ..files import write_atomic
 from ..pgbouncer import scram
 from ..pgbouncer.facts import normalize as pgbouncer_value
 from ..settings.desired import DesiredSetting, desired_settings
@@ -53,7 +53,7 @@ def postgres_conf(spec: Spec, spec_file: str) -> RenderedFile:
     for lower, want in sorted(desired_settings(spec, major).items()):
         defn = defs.get(lower)
         rows.append({"name": lower, "text": want.text, "source": want.source, "path": _path(want),
-                     "effect": defn.effect if defn else "restart"})
+                     "effect": defn.effect if defn else "restart", "from_env": want.from_env})
     return RenderedFile(POSTGRES_CONF, render("postgresql.conf.j2", settings=rows, spec_file=spec_file))
 
 
@@ -139,15 +139,14 @@ def render_files(spec: Spec, out_dir: Path, spec_file: str = "schema.yaml", secr
 
 
 def write(out_dir: Path, files: list[RenderedFile]) -> list[Path]:
-    """Write the files (0600 for secrets, created so; never readable by others in between)."""
+    """Write the files atomically (see :func:`~reconciler.files.write_atomic`), each created with
+    its mode (0600 for secrets: never readable by others, not even for a moment); a symbolic link
+    in a file's place is replaced, never written through."""
     written = []
     for f in files:
         path = out_dir / f.path
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, f.mode)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f.content)
-        os.chmod(path, f.mode)
+        write_atomic(path, f.content, f.mode)
         written.append(path)
     return written
 

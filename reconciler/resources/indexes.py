@@ -20,7 +20,7 @@ from ..catalog.equivalence import referenced_columns
 from ..catalog.models import Catalog, IndexKey, LiveIndex, LiveTable
 from ..diff.common import SpecProblem
 from ..diff.indexes import TEMP_PREFIX, IndexAction, IndexDiff, PartitionStep, diff_indexes, temp_index_name
-from ..kinds import Action, ChangeKind
+from ..kinds import Action, ChangeKind, Note
 from ..plan.models import Change, Hazard, Statement
 from ..render import quote_ident, render_statement
 from ..spec.models import Spec
@@ -37,6 +37,7 @@ class IndexState:
     catalog: Catalog
     desired: list[DesiredIndex]
     problems: list[SpecProblem]
+    notes: tuple[str, ...] = ()
 
 
 class Indexes(ResourceType[IndexState, IndexAction]):
@@ -50,13 +51,16 @@ class Indexes(ResourceType[IndexState, IndexAction]):
     def read(self, ctx: PlanContext) -> IndexState:
         resolution = resolve_desired(ctx.conn, ctx.spec, ctx.catalog)
         if resolution.computed and not resolution.problems and (ctx.remember_forms or resolution.cache_exists):
-            remember_canonical_forms(ctx.conn, resolution.computed, create=ctx.remember_forms)
-        return IndexState(ctx.catalog, resolution.desired, resolution.problems)
+            remember_canonical_forms(ctx.conn, resolution.computed, create=ctx.remember_forms,
+                                     schema_owner=ctx.spec.target.schema_owner)
+        return IndexState(ctx.catalog, resolution.desired, resolution.problems, tuple(resolution.notes))
 
     def diff(self, ctx: PlanContext, live: IndexState) -> IndexDiff:
         if live.problems:
             return IndexDiff(problems=list(live.problems))
-        return diff_indexes(ctx.spec, live.catalog, live.desired)
+        diff = diff_indexes(ctx.spec, live.catalog, live.desired)
+        diff.notes += [Note(kind=ChangeKind.INDEX, name="", message=message) for message in live.notes]
+        return diff
 
     def changes(self, diff: IndexDiff) -> list[tuple[int, Change]]:  # type: ignore[override]
         return [(self.phase, change) for change in index_changes(diff.actions)]

@@ -16,7 +16,6 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ..catalog.settings import LiveSettings, read_settings
-from ..connection import open_connection
 from ..diff.patroni_settings import MemberState, PatroniSettingDiff, diff_patroni_settings
 from ..diff.settings import SettingAction, SettingDiff, diff_settings
 from ..errors import ConnectionFailed
@@ -24,7 +23,7 @@ from ..kinds import Action, ChangeKind
 from ..plan.models import Change, Hazard, Statement
 from ..render import quote_literal, render_statement
 from ..settings.desired import desired_settings
-from ..settings.values import SettingDef, SettingValueError, display, normalize
+from ..settings.values import SettingDef, SettingValueError, carries_secret, display, normalize, shown
 from ..spec.models import Spec
 from ..targets import Target
 from .base import Diff, InspectContext, PlanContext, ResourceType
@@ -52,7 +51,7 @@ class ServerSettings(ResourceType[Any, Any]):
         return spec.postgres is not None
 
     def read(self, ctx: PlanContext) -> LiveSettings | PatroniState:
-        desired = desired_settings(ctx.spec, ctx.catalog.server.major)
+        desired = desired_settings(ctx.spec, ctx.catalog.server.major, expand=True)
         if ctx.target is not None and ctx.target.patroni is not None:
             return read_patroni(ctx.target, ctx.conn, list(desired))
         return read_settings(ctx.conn, [*desired, "shared_preload_libraries"])
@@ -60,7 +59,7 @@ class ServerSettings(ResourceType[Any, Any]):
     def diff(self, ctx: PlanContext, live: LiveSettings | PatroniState) -> SettingDiff | PatroniSettingDiff:
         spec, catalog = ctx.spec, ctx.catalog
         assert spec.postgres is not None
-        desired = desired_settings(spec, catalog.server.major)
+        desired = desired_settings(spec, catalog.server.major, expand=True)
         if isinstance(live, PatroniState):
             return diff_patroni_settings(desired, live.dynamic, live.definitions, live.members,
                                          spec.postgres.prune_unmanaged_settings)
@@ -92,7 +91,7 @@ def read_patroni(target: Target, conn: psycopg.Connection, names: list[str]) -> 
     members = []
     for member in cluster.members:
         try:
-            with open_connection(target.member_dsn(member), autocommit=True) as member_conn:
+            with target.member_session(member) as member_conn:
                 live = read_settings(member_conn, wanted)
             members.append(MemberState(member.name, member.role, member.pending_restart, live))
         except (ConnectionFailed, psycopg.Error) as exc:
@@ -118,13 +117,15 @@ def patroni_setting_changes(diff: PatroniSettingDiff) -> list[Change]:
                                         target="patroni", transactional=False,
                                         expect={a.name: a.text or "" for a in sets}))
         restart = action.effect == "restart"
-        reason = f"{action.current} -> {action.desired} ({EFFECTS.get(action.effect, action.effect)}; through Patroni)"
+        reason = (f"{shown(action.name, action.current)} -> {shown(action.name, action.desired)} "
+                  f"({EFFECTS.get(action.effect, action.effect)}; through Patroni)")
         if action.source != "spec":
             reason += f"; derived: {action.source.removeprefix('tune: ')}"
         changes.append(Change(kind=ChangeKind.SETTING, action=Action.SET, name=action.name, reason=reason,
                               statements=tuple(statements), via="patroni",
                               hazards=(Hazard.RESTART_REQUIRED,) if restart else (), requires_restart=restart,
-                              details={"from": action.current, "to": action.desired, "effect": action.effect,
+                              details={"from": shown(action.name, action.current),
+                                       "to": shown(action.name, action.desired), "effect": action.effect,
                                        "source": action.source}))
     for action in (a for a in diff.actions if a.action == "reset"):
         member = action.member or ""
@@ -132,8 +133,9 @@ def patroni_setting_changes(diff: PatroniSettingDiff) -> list[Change]:
                            target="member", member=member, transactional=False),
                  Statement(sql=render_statement("reload_conf"), target="member", member=member)]
         changes.append(Change(kind=ChangeKind.SETTING, action=Action.RESET, name=action.name,
-                              reason=f"{action.source} ({action.current}); reset on {member}", statements=tuple(reset),
-                              details={"member": member, "from": action.current}))
+                              reason=f"{action.source} ({shown(action.name, action.current)}); reset on {member}",
+                              statements=tuple(reset),
+                              details={"member": member, "from": shown(action.name, action.current)}))
     return changes
 
 
@@ -150,6 +152,9 @@ def configured_settings(conn: psycopg.Connection) -> dict[str, str]:
         out = {}
         for row in cur.fetchall():
             if row["name"] in NOT_EXPORTED:
+                continue
+            if carries_secret(row["name"]):  # its value may hold a password: the spec names a variable
+                out[row["name"]] = "${PGRECON_SETTING_" + row["name"].upper() + "}"
                 continue
             definition = SettingDef.from_row(row)
             try:
@@ -172,14 +177,15 @@ def setting_changes(actions: list[SettingAction]) -> list[Change]:
             statements.append(Statement(sql=render_statement("reload_conf")))
         restart = action.effect == "restart" and action.action == "set"
         effect = EFFECTS.get(action.effect, action.effect)
-        reason = {"set": f"{action.current} -> {action.desired} ({effect})", "reload": "written, not yet reloaded",
-                  "reset": f"set to {action.current} outside the spec"}[action.action]
+        current, desired = shown(action.name, action.current), shown(action.name, action.desired)
+        reason = {"set": f"{current} -> {desired} ({effect})", "reload": "written, not yet reloaded",
+                  "reset": f"set to {current} outside the spec"}[action.action]
         if action.source != "spec" and action.action == "set":
             reason += f"; derived: {action.source.removeprefix('tune: ')}"
         changes.append(Change(kind=ChangeKind.SETTING, action=Action(action.action), name=action.name, reason=reason,
                               statements=tuple(statements),
                               hazards=(Hazard.RESTART_REQUIRED,) if restart else (),
                               requires_restart=restart,
-                              details={"from": action.current, "to": action.desired, "effect": action.effect,
+                              details={"from": current, "to": desired, "effect": action.effect,
                                        "source": action.source}))
     return changes

@@ -69,6 +69,22 @@ class SettingDef:
         return "text"
 
 
+def carries_secret(name: str) -> bool:
+    """Whether setting ``name`` may hold a password: a connection string (``primary_conninfo``) or
+    a command (``archive_command``, ``restore_command``, ``ssl_passphrase_command``, …). Their
+    values are never printed, and ``inspect`` writes a ``${ENV}`` placeholder for them."""
+    lower = name.lower()
+    return lower.endswith(("_conninfo", "_command"))
+
+
+HIDDEN = "(not shown: it may hold a password)"
+
+
+def shown(name: str, value: object) -> str:
+    """``value`` as output may show it: hidden for a setting that :func:`carries_secret`."""
+    return HIDDEN if carries_secret(name) else str(value)
+
+
 def _number(text: str | None):
     if text is None:
         return None

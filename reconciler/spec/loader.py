@@ -68,10 +68,37 @@ class _Constructor(_SafeLoader):  # type: ignore[valid-type,misc]
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
+MAX_DEPTH = 64               # levels of nesting: a spec needs about eight
+MAX_ALIAS_EXPANSION = 100_000  # nodes reached again through aliases (a "billion laughs" reaches billions)
+
+
+class _Bounds:
+    """What a document may cost to turn into data: nesting depth and alias expansion."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.seen: set[int] = set()
+        self.again = 0
+
+    def enter(self, node: yaml.Node, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise SpecError([Problem(self.file, node.start_mark.line + 1, "",
+                                     f"nested more than {MAX_DEPTH} levels deep (a spec needs far fewer)")])
+        if isinstance(node, yaml.CollectionNode):
+            if id(node) in self.seen:
+                self.again += len(node.value) + 1
+                if self.again > MAX_ALIAS_EXPANSION:
+                    raise SpecError([Problem(self.file, node.start_mark.line + 1, "",
+                                             f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} repeated nodes "
+                                             f"(an alias of an alias of …); write the spec out")])
+            else:
+                self.seen.add(id(node))
 
 
 def _to_python(node: yaml.Node, path: SpecPath, lines: dict[SpecPath, int], problems: list[Problem], file: str,
-               loader: yaml.SafeLoader) -> Any:
+               loader: yaml.SafeLoader, bounds: _Bounds | None = None) -> Any:
+    bounds = bounds or _Bounds(file)
+    bounds.enter(node, len(path))
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -87,10 +114,11 @@ def _to_python(node: yaml.Node, path: SpecPath, lines: dict[SpecPath, int], prob
                                         f"duplicate key {key!r} (first at line {lines[path + (key,)]})"))
                 continue
             lines[path + (key,)] = key_node.start_mark.line + 1
-            out[key] = _to_python(value_node, path + (key,), lines, problems, file, loader)
+            out[key] = _to_python(value_node, path + (key,), lines, problems, file, loader, bounds)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, path + (i,), lines, problems, file, loader) for i, item in enumerate(node.value)]
+        return [_to_python(item, path + (i,), lines, problems, file, loader, bounds)
+                for i, item in enumerate(node.value)]
     if node.tag == _STR_TAG:
         return node.value
     return loader.construct_object(node, deep=True)

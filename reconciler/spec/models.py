@@ -15,12 +15,22 @@ from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, Secret
 from .. import sqltext
 from ..errors import Problem, SpecError
 from ..kinds import SpecPath, SpecProblem
+from ..patroni import check_url
 from ..settings.values import target_major
 from .operations import MaintenanceSpec, MonitoringSpec
 from .partitioning import PartitioningSpec
 from .pgbouncer import PgbouncerSpec
 from .postgres import PostgresSpec
-from .types import DurationMs, EnvSecret, Identifier, ScalarText, StrictModel, _identifier, _sql_expression, expand_env
+from .types import (
+    DurationMs,
+    EnvSecret,
+    Identifier,
+    ScalarText,
+    StrictModel,
+    _identifier,
+    _sql_expression,
+    expand_secret,
+)
 
 # --------------------------------------------------------------------------- indexes
 
@@ -230,18 +240,29 @@ class ExtensionSpec(StrictModel):
 class PatroniSpec(StrictModel):
     """The REST API of the Patroni cluster the target belongs to (any member's URL)."""
 
-    url: str = Field(description="e.g. http://10.0.0.1:8008")
+    url: str = Field(description="e.g. http://10.0.0.1:8008 (no credentials in it)")
     username: EnvSecret | None = Field(None, description="REST API basic auth; ${ENV} is expanded; never printed")
     password: EnvSecret | None = None
     verify: bool = Field(True, description="check the server's TLS certificate (https)")
     cacert: str | None = Field(None, description="CA bundle for the server's TLS certificate")
+    allow_insecure: bool = Field(False, description="allow username/password over plain http")
+    hosts: list[str] = Field(default_factory=list, description=(
+        "hosts the cluster's members may live on besides the URL's and the DSN's: pgrecon connects to (and "
+        "restarts) only members on these"))
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
-            raise ValueError(f"not an http(s) URL: {value!r} (e.g. http://10.0.0.1:8008)")
-        return value.rstrip("/")
+        try:
+            return check_url(value)
+        except ValueError as exc:
+            raise ValueError(f"{exc}: {value.split('@')[-1]!r}") from None
+
+    @model_validator(mode="after")
+    def _credentials_need_tls(self) -> PatroniSpec:
+        if self.username is not None or self.password is not None:
+            check_url(self.url, credentials=True, allow_insecure=self.allow_insecure)
+        return self
 
 
 class TargetSpec(StrictModel):
@@ -258,6 +279,17 @@ class TargetSpec(StrictModel):
     replica_timeout: DurationMs = Field(60_000, description="how long apply waits for replicas to replay its DDL")
     settings_timeout: DurationMs = Field(60_000, description="how long apply waits for every member of a Patroni "
                                                              "cluster to apply new settings (or a restart)")
+    read_only: bool = Field(False, description="plan and check run in read-only transactions: no canonical-form DDL "
+                                               "on temporary tables, no cache writes (apply is not affected)")
+    read_statement_timeout: DurationMs = Field(120_000, description="statement_timeout of every read of plan, check, "
+                                                                    "inspect and advise (0: none)")
+    read_lock_timeout: DurationMs = Field(10_000, description="lock_timeout of those reads (0: none)")
+    schema_owner: Identifier | None = Field(None, description=(
+        "the role that owns the pgrecon schema (apply history, canonical-form cache), when it is not the "
+        "connecting role; pgrecon refuses a schema anyone else owns or may write"))
+    search_path: list[Identifier] = Field(["$user", "public"], min_length=1, description=(
+        "the schemas pgrecon's sessions search, after pg_catalog and before pg_temp (the role's and database's "
+        "defaults are not used)"))
 
 
 class Spec(StrictModel):
@@ -292,7 +324,7 @@ class Spec(StrictModel):
         """The secret at ``path`` with ``${ENV}`` expanded; a missing variable is a located
         :class:`~reconciler.errors.SpecError`."""
         try:
-            return expand_env(value.get_secret_value())
+            return expand_secret(value)
         except ValueError as exc:
             source = self._source
             problem = source.problem(path, str(exc)) if source else Problem("spec", None, "", str(exc))

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Sec
 
 from .. import sqltext
 from ..names import MAX_NAME_BYTES, fits, name_bytes
+from ..redaction import remember_secret
 from ..units import parse_duration_ms
 
 
@@ -69,6 +70,14 @@ def expand_env(value: str) -> str:
         raise ValueError(f"environment variable {name} is not set")
 
     return _ENV.sub(lookup, value)
+
+
+def expand_secret(value: SecretStr) -> str:
+    """A secret with ``${ENV}`` expanded (see :func:`expand_env`), remembered so that no output
+    ever shows it (:mod:`reconciler.redaction`)."""
+    expanded = expand_env(value.get_secret_value())
+    remember_secret(expanded)
+    return expanded
 
 
 def _env_template(value: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import psycopg
 
 from reconciler.catalog import CATALOG_QUERIES
+from reconciler.connection import set_up_session
 from reconciler.plan.make import make_plan
 from reconciler.spec import load_spec_text
 
@@ -34,6 +35,8 @@ class CountingCursor(psycopg.Cursor):
 def planned(db, text: str):
     CountingCursor.statements = []
     with psycopg.connect(db.dsn, autocommit=True, cursor_factory=CountingCursor) as conn:
+        set_up_session(conn)  # as every pgrecon session is (its search_path is part of the cache key)
+        CountingCursor.statements = []
         plan = make_plan(conn, load_spec_text(text), fingerprint=False)
     return plan, list(CountingCursor.statements)
 
