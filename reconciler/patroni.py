@@ -25,6 +25,7 @@ from .errors import ConnectionFailed
 
 TIMEOUT_S = 10.0              # one request, connecting and reading the whole answer
 MAX_RESPONSE_BYTES = 1 << 20  # Patroni's answers are a few kB
+RESTART_TIMEOUT_S = 120.0     # POST /restart answers once the member's server runs again
 
 
 @dataclass(frozen=True)
@@ -133,22 +134,30 @@ class PatroniClient:
         else:
             conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
         expired = threading.Event()
+        opened: list[socket.socket] = []   # the socket itself: the response keeps using it after conn lets go
 
         def expire() -> None:  # ends a read that trickles on past the deadline
             expired.set()
-            with contextlib.suppress(OSError):
-                if conn.sock is not None:
-                    conn.sock.shutdown(socket.SHUT_RDWR)
+            for sock in opened:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
         timer = threading.Timer(timeout, expire)
         timer.daemon = True
         timer.start()
         try:
+            conn.connect()
+            if conn.sock is not None:
+                opened.append(conn.sock)
+            if expired.is_set():
+                raise TimeoutError
             target = parts.path + (f"?{parts.query}" if parts.query else "")
             conn.request(method, target or "/", body=data, headers=headers)
             response = conn.getresponse()
             raw = _read_bounded(response, url)
             status = response.status
+            if expired.is_set():   # what was read ended because time was up: not a whole answer
+                raise TimeoutError
         except (OSError, http.client.HTTPException) as exc:
             if expired.is_set():
                 raise ConnectionFailed(f"the Patroni REST API at {url} did not answer within {timeout:g}s") from None
@@ -161,8 +170,9 @@ class PatroniClient:
                                    f"not follow redirects: name the member's API itself")
         return status, _decode(raw)
 
-    def _ok(self, method: str, path: str, body: Any = None, base: str | None = None) -> Any:
-        status, payload = self.request(method, path, body, base)
+    def _ok(self, method: str, path: str, body: Any = None, base: str | None = None,
+            timeout: float = TIMEOUT_S) -> Any:
+        status, payload = self.request(method, path, body, base, timeout)
         if status >= 300:
             text = payload if isinstance(payload, str) else json.dumps(payload)
             raise ConnectionFailed(f"Patroni {method} {path} at {base or self.url} answered {status}: "
@@ -216,7 +226,7 @@ class PatroniClient:
     def restart(self, member: PatroniMember) -> None:
         """``POST /restart`` on ``member`` (Patroni restarts its PostgreSQL)."""
         self._check_member(member)
-        self._ok("POST", "/restart", {}, base=member.api_url)
+        self._ok("POST", "/restart", {}, base=member.api_url, timeout=RESTART_TIMEOUT_S)
 
 
 def _read_bounded(response: http.client.HTTPResponse, url: str) -> bytes:

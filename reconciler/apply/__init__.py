@@ -73,11 +73,13 @@ def check_hazards(plan: Plan, allowed: frozenset[str]) -> None:
 def verify(dsn: str, spec: Spec, now: datetime | None, target: Target | None = None,
            settle_s: float = 3.0) -> Plan:
     """Re-plan on a fresh connection (a new session sees reloaded settings). A configuration
-    reload reaches sessions asynchronously, so setting changes are re-checked for a moment."""
+    reload reaches sessions asynchronously, so setting changes are re-checked for a moment. The
+    canonical forms the server computes now (the extensions apply created are there) are kept,
+    so a read-only plan (a hot standby's) finds them."""
     deadline = time.monotonic() + settle_s
     while True:
         with (target.session(dsn) if target is not None else connect(dsn)) as conn:
-            remaining = make_plan(conn, spec, now=now, fingerprint=False, target=target)
+            remaining = make_plan(conn, spec, now=now, fingerprint=False, target=target, remember_forms=True)
         if remaining.empty or time.monotonic() >= deadline or any(c.kind != "setting" for c in remaining.changes):
             return remaining
         time.sleep(0.2)
