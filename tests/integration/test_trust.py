@@ -534,7 +534,7 @@ def test_the_html_report_survives_mathtext_in_statement_texts(db, spec_file, tmp
     db.execute(TABLE + "; ANALYZE t; CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     db.execute("SELECT pg_stat_statements_reset()")
     for _ in range(30):
-        db.execute('SELECT b AS "$\\alpha\\x$" FROM t WHERE a = 7')
+        db.execute('SELECT b AS "$\\alpha\\x$" FROM t WHERE a = 7 AND id > 3')   # $1, $2: dollars in pairs
     out = tmp_path / "report.html"
     spec = spec_file("version: 1\nextensions: [pg_stat_statements]\nmonitoring: {min_calls: 1, min_share_pct: 0}\n")
     result = db.cli("advise", "--format", "html", "--out", str(out), spec=spec)
