@@ -50,6 +50,8 @@ def _run(checkout: Path, dsn: str, db: str, *args: str) -> dict:
 def _case(checkout: Path, dsn: str, name: str, before_sql: str, spec: Path) -> list[dict]:
     db = f"o_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(f"{dsn} dbname=postgres", autocommit=True) as admin:
+        admin.execute("ALTER SYSTEM RESET ALL")   # settings are the server's: each case starts from its defaults
+        admin.execute("SELECT pg_reload_conf()")
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
     try:
         with psycopg.connect(f"{dsn} dbname={db}", autocommit=True) as conn:
