@@ -24,11 +24,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reconciler.apply import ApplyOptions, run_apply
-from reconciler.demo import create_example_database
+from reconciler.commands.localserver import LocalServer
+from reconciler.engine.apply import ApplyOptions, run_apply
 from reconciler.loadtest import run_pgbench
-from reconciler.localserver import LocalServer
 from reconciler.spec import load_spec_text
+from reconciler.ui.demo import create_example_database
 
 CHANGED = {  # replacements (new definitions under the same names) and new indexes
     "public.agents": [{"name": "idx_agents_lookup_covering", "columns": ["template", "status"],

@@ -31,10 +31,10 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reconciler.apply import ApplyOptions, run_apply  # noqa: E402
-from reconciler.connection import connect  # noqa: E402
-from reconciler.localserver import FAST_TEST_SETTINGS, SYSTEM_BIN, LocalServer  # noqa: E402
-from reconciler.plan.make import make_plan  # noqa: E402
+from reconciler.commands.localserver import FAST_TEST_SETTINGS, SYSTEM_BIN, LocalServer  # noqa: E402
+from reconciler.connect.session import connect  # noqa: E402
+from reconciler.engine.apply import ApplyOptions, run_apply  # noqa: E402
+from reconciler.engine.planner import make_plan  # noqa: E402
 from reconciler.spec import load_spec_text  # noqa: E402
 
 WORK = ROOT / ".pgrecon" / "bench-partitions"

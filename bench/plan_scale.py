@@ -35,9 +35,9 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reconciler.apply import ApplyOptions, run_apply
-from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer
-from reconciler.plan.make import make_plan, read_for_spec
+from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer
+from reconciler.engine.apply import ApplyOptions, run_apply
+from reconciler.engine.planner import make_plan, read_for_spec
 from reconciler.spec import load_spec_text
 
 

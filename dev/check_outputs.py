@@ -60,7 +60,8 @@ def _case(checkout: Path, dsn: str, name: str, before_sql: str, spec: Path) -> l
         out.append(_run(checkout, dsn, db, "inspect", "--format", "yaml"))
         out.append(_run(checkout, dsn, db, "apply", "-f", str(spec), "--now", NOW, "--allow-hazards", "all"))
         out.append(_run(checkout, dsn, db, "apply", "-f", str(spec), "--now", NOW, "--format", "json"))
-        out += [_run(checkout, dsn, db, "plan", "-f", str(spec), "--now", NOW, "--format", fmt) for fmt in ("text", "json")]
+        out += [_run(checkout, dsn, db, "plan", "-f", str(spec), "--now", NOW, "--format", fmt)
+                for fmt in ("text", "json")]
         out.append(_run(checkout, dsn, db, "check", "-f", str(spec), "--now", NOW))
         out.append(_run(checkout, dsn, db, "inspect", "--format", "yaml"))
         out.append(_run(checkout, dsn, db, "inspect", "--format", "json"))

@@ -1,5 +1,5 @@
 """``python -m reconciler`` runs the ``pgrecon`` command line."""
 
-from .cli import main
+from reconciler.ui.cli import main
 
 main()

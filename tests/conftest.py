@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from reconciler.localserver import FAST_TEST_SETTINGS, SYSTEM_BIN, LocalServer
+from reconciler.commands.localserver import FAST_TEST_SETTINGS, SYSTEM_BIN, LocalServer
 
 from .pgtest import Database
 

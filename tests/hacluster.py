@@ -23,8 +23,8 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from reconciler.localserver import SYSTEM_BIN, free_port
-from reconciler.patroni import PatroniClient
+from reconciler.commands.localserver import SYSTEM_BIN, free_port
+from reconciler.connect.patroni import PatroniClient
 
 PATRONI_VENV = Path(os.environ.get("PGRECON_PATRONI_VENV", "/opt/pgrecon-patroni"))
 SUPERUSER_PASSWORD = "patroni-super-pw"

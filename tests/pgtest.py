@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 from typer.testing import CliRunner
 
-from reconciler.cli import app
-from reconciler.localserver import LocalServer
+from reconciler.commands.localserver import LocalServer
+from reconciler.ui.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 

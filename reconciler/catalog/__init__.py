@@ -1,8 +1,17 @@
 """The catalog stage: live state, read-only, in a fixed number of queries."""
 
-from .canonical import CanonicalRequest, CanonicalResult, canonicalize
-from .models import Catalog, Column, IndexDefinition, IndexKey, LiveExtension, LiveIndex, LiveTable, ServerInfo
-from .reader import CATALOG_QUERIES, normalize_option_value, normalize_storage, read_catalog
+from reconciler.catalog.canonical import CanonicalRequest, CanonicalResult, canonicalize
+from reconciler.catalog.models import (
+    Catalog,
+    Column,
+    IndexDefinition,
+    IndexKey,
+    LiveExtension,
+    LiveIndex,
+    LiveTable,
+    ServerInfo,
+)
+from reconciler.catalog.reader import CATALOG_QUERIES, normalize_option_value, normalize_storage, read_catalog
 
 __all__ = [
     "CATALOG_QUERIES", "CanonicalRequest", "CanonicalResult", "Catalog", "Column", "IndexDefinition",

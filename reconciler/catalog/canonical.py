@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..render import render_statement
-from ..spec.models import ExtensionSpec, IndexSpec
-from .models import IndexDefinition, LiveTable
-from .reader import read_indexes, read_tables
+from reconciler.catalog.models import IndexDefinition, LiveTable
+from reconciler.catalog.reader import read_indexes, read_tables
+from reconciler.render import render_statement
+from reconciler.spec.models import ExtensionSpec, IndexSpec
 
 TABLES_PER_BATCH = 400  # keeps the locks one transaction takes well under max_locks_per_transaction
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ..render import render, render_statement
-from ..spec.models import IndexSpec
-from .models import Catalog, IndexDefinition, LiveTable
-from .own_schema import check_own_schema
+from reconciler.catalog.models import Catalog, IndexDefinition, LiveTable
+from reconciler.catalog.own_schema import check_own_schema
+from reconciler.render import render, render_statement
+from reconciler.spec.models import IndexSpec
 
 TABLE = "pgrecon.canonical_cache"
 FORMAT = 2  # 2: operator classes named by visibility, with their parameters; statements as written

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from ..kinds import SpecProblem
-from ..spec.models import IndexSpec, Spec, split_table_key
-from .canonical import CanonicalRequest, IndexRef, canonicalize
-from .canonical_cache import cache_key, context_key, read_cached
-from .equivalence import matches
-from .models import Catalog, IndexDefinition, LiveIndex, LiveTable
-from .reader import normalize_storage, shared_key
+from reconciler.base.kinds import SpecProblem
+from reconciler.catalog.canonical import CanonicalRequest, IndexRef, canonicalize
+from reconciler.catalog.canonical_cache import cache_key, context_key, read_cached
+from reconciler.catalog.equivalence import matches
+from reconciler.catalog.models import Catalog, IndexDefinition, LiveIndex, LiveTable
+from reconciler.catalog.reader import normalize_storage, shared_key
+from reconciler.spec.models import IndexSpec, Spec, split_table_key
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind
 from pglast.parser import ParseError
 
-from .. import sqltext
-from ..spec.models import IndexColumn, IndexSpec
-from .models import IndexDefinition, IndexKey, LiveTable
-from .reader import normalize_storage
+from reconciler.base import sqltext
+from reconciler.catalog.models import IndexDefinition, IndexKey, LiveTable
+from reconciler.catalog.reader import normalize_storage
+from reconciler.spec.models import IndexColumn, IndexSpec
 
 _COMPARISONS = frozenset({"=", "<>", "<", ">", "<=", ">="})
 _JSON_KEY_OPS = frozenset({"->", "->>"})

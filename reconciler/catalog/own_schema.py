@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..errors import Refused
-from .reader import catalog_sql
+from reconciler.base.errors import Refused
+from reconciler.catalog.reader import catalog_sql
 
 RELATIONS = ("history", "history_id_seq", "canonical_cache")
 _RELKINDS = {"history": "r", "history_id_seq": "S", "canonical_cache": "r"}

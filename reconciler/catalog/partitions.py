@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..connection import fetch_value
-from .models import LiveTable
+from reconciler.catalog.models import LiveTable
+from reconciler.connect.session import fetch_value
 
 
 def database_now(conn: psycopg.Connection) -> datetime:

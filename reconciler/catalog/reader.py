@@ -15,9 +15,18 @@ from typing import Any
 
 import psycopg
 
-from ..perf import paused_gc
-from ..units import parse_bool
-from .models import Catalog, Column, IndexDefinition, IndexKey, LiveExtension, LiveIndex, LiveTable, ServerInfo
+from reconciler.base.perf import paused_gc
+from reconciler.base.units import parse_bool
+from reconciler.catalog.models import (
+    Catalog,
+    Column,
+    IndexDefinition,
+    IndexKey,
+    LiveExtension,
+    LiveIndex,
+    LiveTable,
+    ServerInfo,
+)
 
 CATALOG_QUERIES = 5  # server, extensions, tables, indexes, names (a test counts them on a real server)
 INDEXABLE_KINDS = frozenset({"r", "p", "m"})  # table, partitioned table, materialized view
@@ -127,7 +136,7 @@ def normalize_storage(options: list[str] | None) -> tuple[tuple[str, str], ...]:
 
 def normalize_option_value(value: str) -> str:
     """One spelling for a storage-parameter value: numbers by value, boolean words by meaning
-    (PostgreSQL's boolean syntax, :func:`~reconciler.units.parse_bool`), other text as written."""
+    (PostgreSQL's boolean syntax, :func:`~reconciler.base.units.parse_bool`), other text as written."""
     text = str(value).strip().strip("'").lower()
     try:
         number = float(text)

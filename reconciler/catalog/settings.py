@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import dict_row
 
-from ..settings.values import SettingDef
-from .reader import catalog_sql
+from reconciler.catalog.reader import catalog_sql
+from reconciler.settings.values import SettingDef
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ..kinds import Note, SpecPath, SpecProblem
+from reconciler.base.kinds import Note, SpecPath, SpecProblem
 
 __all__ = ["Diff", "SpecPath", "SpecProblem"]
 

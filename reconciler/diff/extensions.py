@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..catalog.models import Catalog
-from ..kinds import ChangeKind, Note
-from ..spec.models import ExtensionSpec, Spec
-from .common import Diff
+from reconciler.base.kinds import ChangeKind, Note
+from reconciler.catalog.models import Catalog
+from reconciler.diff.common import Diff
+from reconciler.spec.models import ExtensionSpec, Spec
 
 
 @dataclass(frozen=True)

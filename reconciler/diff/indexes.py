@@ -25,12 +25,12 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..catalog.desired import DesiredIndex
-from ..catalog.models import Catalog, IndexDefinition, LiveIndex, LiveTable
-from ..kinds import ChangeKind, Note
-from ..names import fit, fit_unique
-from ..spec.models import Spec
-from .common import Diff
+from reconciler.base.kinds import ChangeKind, Note
+from reconciler.base.names import fit, fit_unique
+from reconciler.catalog.desired import DesiredIndex
+from reconciler.catalog.models import Catalog, IndexDefinition, LiveIndex, LiveTable
+from reconciler.diff.common import Diff
+from reconciler.spec.models import Spec
 
 TEMP_PREFIX = "_pgrecon_"
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from ..buckets import Bucket, BucketInterval, bucket, bucket_index, partition_name, pieces, subtract
-from ..catalog.models import Catalog, LiveTable
-from ..kinds import ChangeKind, Note, SpecProblem
-from ..names import MAX_NAME_BYTES, fit, fits, name_bytes
-from ..render import quote_ident
-from ..spec.models import Spec
-from ..spec.partitioning import PartitioningSpec
-from .common import Diff
+from reconciler.base.kinds import ChangeKind, Note, SpecProblem
+from reconciler.base.names import MAX_NAME_BYTES, fit, fits, name_bytes
+from reconciler.buckets import Bucket, BucketInterval, bucket, bucket_index, partition_name, pieces, subtract
+from reconciler.catalog.models import Catalog, LiveTable
+from reconciler.diff.common import Diff
+from reconciler.render import quote_ident
+from reconciler.spec.models import Spec
+from reconciler.spec.partitioning import PartitioningSpec
 
 _BOUND = re.compile(r"^FOR VALUES FROM \((.+)\) TO \((.+)\)$", re.DOTALL)
 TIME_TYPES = {"timestamp with time zone": "timestamptz", "timestamp without time zone": "timestamp", "date": "date"}

@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog.settings import LiveSettings
-from ..settings.desired import DesiredSetting
-from ..settings.values import SettingDef, SettingValueError, display, normalize
-from .common import Diff
-from .settings import SettingAction, note
+from reconciler.catalog.settings import LiveSettings
+from reconciler.diff.common import Diff
+from reconciler.diff.settings import SettingAction, note
+from reconciler.settings.desired import DesiredSetting
+from reconciler.settings.values import SettingDef, SettingValueError, display, normalize
 
 
 @dataclass(frozen=True)

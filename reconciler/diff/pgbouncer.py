@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..pgbouncer.live import LivePgbouncer
+from reconciler.pgbouncer.live import LivePgbouncer
 
 DATABASE_FIELDS = {"host": "host", "port": "port", "dbname": "database", "user": "force_user",
                    "pool_size": "pool_size", "min_pool_size": "min_pool_size", "reserve_pool": "reserve_pool",

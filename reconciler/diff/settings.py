@@ -12,12 +12,12 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..catalog.settings import LiveSettings
-from ..kinds import ChangeKind, Note
-from ..settings.desired import DesiredSetting
-from ..settings.values import SettingDef, SettingValueError, display, normalize
-from ..settings.values import shown as shown_value
-from .common import Diff
+from reconciler.base.kinds import ChangeKind, Note
+from reconciler.catalog.settings import LiveSettings
+from reconciler.diff.common import Diff
+from reconciler.settings.desired import DesiredSetting
+from reconciler.settings.values import SettingDef, SettingValueError, display, normalize
+from reconciler.settings.values import shown as shown_value
 
 
 @dataclass(frozen=True)

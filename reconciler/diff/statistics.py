@@ -10,9 +10,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from ..catalog.models import Catalog, LiveTable
-from ..spec.models import Spec
-from .common import Diff
+from reconciler.catalog.models import Catalog, LiveTable
+from reconciler.diff.common import Diff
+from reconciler.spec.models import Spec
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog.models import Catalog, LiveTable
-from ..catalog.reader import normalize_option_value
-from ..spec.models import Spec
-from .common import Diff
+from reconciler.catalog.models import Catalog, LiveTable
+from reconciler.catalog.reader import normalize_option_value
+from reconciler.diff.common import Diff
+from reconciler.spec.models import Spec
 
 
 @dataclass(frozen=True)

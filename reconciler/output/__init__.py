@@ -7,6 +7,6 @@ declare, listing the valid ones. A command's renderers are imported when it rend
 ('text', 'json')
 """
 
-from .registry import check_format, formats, render_result
+from reconciler.output.registry import check_format, formats, render_result
 
 __all__ = ["check_format", "formats", "render_result"]

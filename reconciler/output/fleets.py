@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..fleet.run import FleetRun, TargetOutcome
-from ..render import render
-from .plans import summary
-from .registry import renderer
+from reconciler.commands.fleet.run import FleetRun, TargetOutcome
+from reconciler.output.plans import summary
+from reconciler.output.registry import renderer
+from reconciler.render import render
 
 
 def state(outcome: TargetOutcome) -> str:

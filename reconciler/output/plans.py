@@ -7,10 +7,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..plan.models import Change, Plan
-from ..render import render
-from ..units import format_duration_ms
-from .registry import renderer
+from reconciler.base.units import format_duration_ms
+from reconciler.output.registry import renderer
+from reconciler.plan.models import Change, Plan
+from reconciler.render import render
 
 
 def summary(plan: Plan) -> str:

@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import PgreconError
+from reconciler.base.errors import PgreconError
 
 Renderer = Callable[..., str]
 

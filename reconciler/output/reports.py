@@ -6,9 +6,9 @@ import dataclasses
 import json
 from typing import Any
 
-from ..inspect import dump
-from ..render import render
-from .registry import renderer
+from reconciler.commands.inspect import dump
+from reconciler.output.registry import renderer
+from reconciler.render import render
 
 
 def _json(data: Any) -> str:
@@ -21,7 +21,7 @@ def _advise(advice: Any, fmt: str = "text", database: str = "") -> str:
     if fmt == "json":
         return _json(data)
     if fmt == "html":  # charts drawn by matplotlib, imported only here
-        from ..advise.charts import charts
+        from reconciler.commands.advise.charts import charts
         return render("output/advise.html.j2", a=data, hypopg=advice.hypopg, charts=charts(data), database=database)
     return render(f"output/advise.{'txt' if fmt == 'text' else 'md'}.j2", a=data, hypopg=advice.hypopg,
                   min_share=advice.min_share_pct)

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..settings.desired import desired_settings
-from ..settings.values import builtin_settings
-from ..settings.values import normalize as setting_value
-from ..spec.models import Spec
-from ..spec.pgbouncer import PgbouncerSpec
-from .facts import PREPARED_STATEMENTS_SINCE, facts, keeps_prepared_statements, known, normalize, release_tuple
+from reconciler.pgbouncer.facts import (
+    PREPARED_STATEMENTS_SINCE,
+    facts,
+    keeps_prepared_statements,
+    known,
+    normalize,
+    release_tuple,
+)
+from reconciler.settings.desired import desired_settings
+from reconciler.settings.values import builtin_settings
+from reconciler.settings.values import normalize as setting_value
+from reconciler.spec.models import Spec
+from reconciler.spec.pgbouncer import PgbouncerSpec
 
 
 @dataclass(frozen=True)

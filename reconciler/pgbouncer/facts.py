@@ -14,7 +14,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from ..units import parse_bool, parse_duration_ms
+from reconciler.base.units import parse_bool, parse_duration_ms
 
 DATA = Path(__file__).resolve().parent / "data" / "pgbouncer.json"
 

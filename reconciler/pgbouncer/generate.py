@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from .local import LocalPgbouncer
+from reconciler.pgbouncer.local import LocalPgbouncer
 
 DATA = Path(__file__).resolve().parent / "data" / "pgbouncer.json"
 DURATIONS = {"autodb_idle_timeout", "client_idle_timeout", "client_login_timeout", "dns_max_ttl",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import dict_row
 
-from ..connection import open_connection
+from reconciler.connect.session import open_connection
 
 SHOW = {"CONFIG": "SHOW CONFIG", "DATABASES": "SHOW DATABASES", "VERSION": "SHOW VERSION", "POOLS": "SHOW POOLS",
         "USERS": "SHOW USERS"}

@@ -20,8 +20,8 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
-from ..errors import PgreconError
-from ..localserver import free_port, grant_to, service_user
+from reconciler.base.errors import PgreconError
+from reconciler.commands.localserver import free_port, grant_to, service_user
 
 DEFAULT_BINARY = Path(shutil.which("pgbouncer") or "/usr/sbin/pgbouncer")
 

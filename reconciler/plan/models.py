@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from ..kinds import Action, ChangeKind, Note
+from reconciler.base.kinds import Action, ChangeKind, Note
 
 __all__ = ["Action", "Change", "ChangeKind", "Hazard", "Note", "Plan", "Statement"]
 

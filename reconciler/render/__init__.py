@@ -2,7 +2,7 @@
 
 Identifiers reach text only through :func:`quote_ident` (the ``ident`` filter), values through
 ``literal`` (psycopg's quoting), and SQL expressions through ``expr`` (proven to be exactly one
-expression by PostgreSQL's parser, then used as written: see :mod:`reconciler.sqltext`).
+expression by PostgreSQL's parser, then used as written: see :mod:`reconciler.base.sqltext`).
 Templates live in ``templates/`` at the top of the repository (``reconciler/templates``
 in an installed wheel).
 """
@@ -18,8 +18,7 @@ from pglast import keywords
 from pglast.keywords import UNRESERVED_KEYWORDS
 from psycopg import sql
 
-from .. import sqltext
-from ..output import markup
+from reconciler.base import markup, sqltext
 
 _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
 

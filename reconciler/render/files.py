@@ -13,15 +13,15 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import SpecError
-from ..files import write_atomic
-from ..pgbouncer import scram
-from ..pgbouncer.facts import normalize as pgbouncer_value
-from ..settings.desired import DesiredSetting, desired_settings
-from ..settings.values import builtin_settings
-from ..spec.models import Spec
-from ..spec.pgbouncer import PgbouncerSpec
-from . import render
+from reconciler.base.errors import SpecError
+from reconciler.base.files import write_atomic
+from reconciler.pgbouncer import scram
+from reconciler.pgbouncer.facts import normalize as pgbouncer_value
+from reconciler.render import render
+from reconciler.settings.desired import DesiredSetting, desired_settings
+from reconciler.settings.values import builtin_settings
+from reconciler.spec.models import Spec
+from reconciler.spec.pgbouncer import PgbouncerSpec
 
 POSTGRES_CONF = Path("postgres/postgresql.conf")
 PGBOUNCER_INI = Path("pgbouncer/pgbouncer.ini")
@@ -139,7 +139,7 @@ def render_files(spec: Spec, out_dir: Path, spec_file: str = "schema.yaml", secr
 
 
 def write(out_dir: Path, files: list[RenderedFile]) -> list[Path]:
-    """Write the files atomically (see :func:`~reconciler.files.write_atomic`), each created with
+    """Write the files atomically (see :func:`~reconciler.base.files.write_atomic`), each created with
     its mode (0600 for secrets: never readable by others, not even for a moment); a symbolic link
     in a file's place is replaced, never written through."""
     written = []

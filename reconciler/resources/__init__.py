@@ -1,6 +1,6 @@
 """The registry of resource types: every kind of object pgrecon manages, in plan order of reading.
 
-The plan engine (:func:`reconciler.plan.make.make_plan`) and ``inspect`` iterate
+The plan engine (:func:`reconciler.engine.planner.make_plan`) and ``inspect`` iterate
 :data:`RESOURCE_TYPES`; adding a resource type is its module, its templates, one line here (and
 its field in the spec's models). A resource may read the diffs of those before it (PgBouncer
 reads the settings' desired values), so the order of this list matters; the order of the plan's
@@ -9,14 +9,14 @@ changes is each change's phase.
 
 from __future__ import annotations
 
-from .base import Diff, InspectContext, PlanContext, ResourceType
-from .extensions import Extensions
-from .indexes import Indexes
-from .partitions import Partitions
-from .pgbouncer import Pgbouncer
-from .settings import ServerSettings
-from .statistics import ColumnStatistics
-from .storage import TableStorage
+from reconciler.resources.base import Diff, InspectContext, PlanContext, ResourceType
+from reconciler.resources.extensions import Extensions
+from reconciler.resources.indexes import Indexes
+from reconciler.resources.partitions import Partitions
+from reconciler.resources.pgbouncer import Pgbouncer
+from reconciler.resources.settings import ServerSettings
+from reconciler.resources.statistics import ColumnStatistics
+from reconciler.resources.storage import TableStorage
 
 RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ServerSettings(),

@@ -11,7 +11,7 @@ A resource type says, for its kind of object (an extension, an index, a partitio
   hazards, each at a ``phase`` that orders the plan;
 * ``export(ctx, live)`` — the live state back in spec form (``pgrecon inspect``).
 
-The plan engine (:mod:`reconciler.plan.make`) and ``inspect`` iterate the registry in
+The plan engine (:mod:`reconciler.engine.planner`) and ``inspect`` iterate the registry in
 :mod:`reconciler.resources`; neither names a resource type.
 """
 
@@ -23,13 +23,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import psycopg
 
-from ..catalog.models import Catalog
-from ..catalog.partitions import database_now
-from ..diff.common import Diff
-from ..kinds import ChangeKind
-from ..plan.models import Change
-from ..spec.models import Spec
-from ..targets import Target
+from reconciler.base.kinds import ChangeKind
+from reconciler.catalog.models import Catalog
+from reconciler.catalog.partitions import database_now
+from reconciler.connect.targets import Target
+from reconciler.diff.common import Diff
+from reconciler.plan.models import Change
+from reconciler.spec.models import Spec
 
 __all__ = ["Diff", "InspectContext", "PlanContext", "ResourceType"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..catalog.models import Catalog
-from ..diff.extensions import ExtensionAction, diff_extensions
-from ..kinds import Action, ChangeKind
-from ..plan.models import Change, Statement
-from ..render import render_statement
-from ..spec.models import Spec
-from .base import Diff, InspectContext, PlanContext, ResourceType
+from reconciler.base.kinds import Action, ChangeKind
+from reconciler.catalog.models import Catalog
+from reconciler.diff.extensions import ExtensionAction, diff_extensions
+from reconciler.plan.models import Change, Statement
+from reconciler.render import render_statement
+from reconciler.resources.base import Diff, InspectContext, PlanContext, ResourceType
+from reconciler.spec.models import Spec
 
 NOT_EXPORTED = frozenset({"plpgsql"})  # always there; not something a team declares
 

@@ -13,19 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .. import sqltext
-from ..catalog.canonical_cache import remember_canonical_forms
-from ..catalog.desired import DesiredIndex, resolve_desired
-from ..catalog.equivalence import referenced_columns
-from ..catalog.models import Catalog, IndexKey, LiveIndex, LiveTable
-from ..diff.common import SpecProblem
-from ..diff.indexes import TEMP_PREFIX, IndexAction, IndexDiff, PartitionStep, diff_indexes, temp_index_name
-from ..kinds import Action, ChangeKind, Note
-from ..plan.models import Change, Hazard, Statement
-from ..render import quote_ident, render_statement
-from ..spec.models import Spec
-from .base import InspectContext, PlanContext, ResourceType
-from .locks import ACCESS_EXCLUSIVE, SHARE, SHARE_UPDATE_EXCLUSIVE
+from reconciler.base import sqltext
+from reconciler.base.kinds import Action, ChangeKind, Note
+from reconciler.catalog.canonical_cache import remember_canonical_forms
+from reconciler.catalog.desired import DesiredIndex, resolve_desired
+from reconciler.catalog.equivalence import referenced_columns
+from reconciler.catalog.models import Catalog, IndexKey, LiveIndex, LiveTable
+from reconciler.diff.common import SpecProblem
+from reconciler.diff.indexes import TEMP_PREFIX, IndexAction, IndexDiff, PartitionStep, diff_indexes, temp_index_name
+from reconciler.plan.locks import ACCESS_EXCLUSIVE, SHARE, SHARE_UPDATE_EXCLUSIVE
+from reconciler.plan.models import Change, Hazard, Statement
+from reconciler.render import quote_ident, render_statement
+from reconciler.resources.base import InspectContext, PlanContext, ResourceType
+from reconciler.spec.models import Spec
 
 _INDEX_ORDER = {"rename": 1, "create": 2, "rebuild": 3, "replace": 4, "attach": 5, "drop": 6}
 

@@ -9,11 +9,12 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from ..buckets import bucket, bucket_index, default_naming, parse_interval, partition_name
-from ..catalog.models import Catalog, LiveTable
-from ..catalog.partitions import RangeCount, database_now, default_stats, rows_in_ranges, taken_names
-from ..diff.common import Diff, SpecProblem
-from ..diff.partitions import (
+from reconciler.base.kinds import Action, ChangeKind
+from reconciler.buckets import bucket, bucket_index, default_naming, parse_interval, partition_name
+from reconciler.catalog.models import Catalog, LiveTable
+from reconciler.catalog.partitions import RangeCount, database_now, default_stats, rows_in_ranges, taken_names
+from reconciler.diff.common import Diff, SpecProblem
+from reconciler.diff.partitions import (
     CreateSize,
     PartitionAction,
     TablePlan,
@@ -24,12 +25,11 @@ from ..diff.partitions import (
     parse_bound,
     partition_plans,
 )
-from ..kinds import Action, ChangeKind
-from ..plan.models import Change, Hazard, Statement
-from ..render import quote_ident, render_statement
-from ..spec.models import Spec
-from .base import InspectContext, PlanContext, ResourceType
-from .locks import ACCESS_EXCLUSIVE, SHARE, SHARE_UPDATE_EXCLUSIVE
+from reconciler.plan.locks import ACCESS_EXCLUSIVE, SHARE, SHARE_UPDATE_EXCLUSIVE
+from reconciler.plan.models import Change, Hazard, Statement
+from reconciler.render import quote_ident, render_statement
+from reconciler.resources.base import InspectContext, PlanContext, ResourceType
+from reconciler.spec.models import Spec
 
 CREATE_PHASE, RETIRE_PHASE = 50, 90
 

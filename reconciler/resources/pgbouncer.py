@@ -10,20 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..catalog.settings import read_settings
-from ..diff.common import Diff
-from ..diff.pgbouncer import DATABASE_FIELDS, PgbouncerDiff, diff_pgbouncer, read_ini_pairs
-from ..kinds import Action, ChangeKind, Note
-from ..pgbouncer.checks import LIMIT_NAMES, cross_check, limits_from, target_release
-from ..pgbouncer.facts import known
-from ..pgbouncer.facts import normalize as pgbouncer_value
-from ..pgbouncer.live import LivePgbouncer, admin_connect, read_live, show
-from ..plan.models import Change, Hazard, Statement
-from ..render.files import pgbouncer_ini, pgbouncer_settings
-from ..settings.values import normalize
-from ..spec.models import Spec
-from ..spec.pgbouncer import RESERVED_KEYS
-from .base import InspectContext, PlanContext, ResourceType
+from reconciler.base.kinds import Action, ChangeKind, Note
+from reconciler.catalog.settings import read_settings
+from reconciler.diff.common import Diff
+from reconciler.diff.pgbouncer import DATABASE_FIELDS, PgbouncerDiff, diff_pgbouncer, read_ini_pairs
+from reconciler.pgbouncer.checks import LIMIT_NAMES, cross_check, limits_from, target_release
+from reconciler.pgbouncer.facts import known
+from reconciler.pgbouncer.facts import normalize as pgbouncer_value
+from reconciler.pgbouncer.live import LivePgbouncer, admin_connect, read_live, show
+from reconciler.plan.models import Change, Hazard, Statement
+from reconciler.render.files import pgbouncer_ini, pgbouncer_settings
+from reconciler.resources.base import InspectContext, PlanContext, ResourceType
+from reconciler.settings.values import normalize
+from reconciler.spec.models import Spec
+from reconciler.spec.pgbouncer import RESERVED_KEYS
 
 
 @dataclass

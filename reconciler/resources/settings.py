@@ -15,18 +15,18 @@ from typing import Any, ClassVar
 import psycopg
 from psycopg.rows import dict_row
 
-from ..catalog.settings import LiveSettings, read_settings
-from ..diff.patroni_settings import MemberState, PatroniSettingDiff, diff_patroni_settings
-from ..diff.settings import SettingAction, SettingDiff, diff_settings
-from ..errors import ConnectionFailed
-from ..kinds import Action, ChangeKind
-from ..plan.models import Change, Hazard, Statement
-from ..render import quote_literal, render_statement
-from ..settings.desired import desired_settings
-from ..settings.values import SettingDef, SettingValueError, carries_secret, display, normalize, shown
-from ..spec.models import Spec
-from ..targets import Target
-from .base import Diff, InspectContext, PlanContext, ResourceType
+from reconciler.base.errors import ConnectionFailed
+from reconciler.base.kinds import Action, ChangeKind
+from reconciler.catalog.settings import LiveSettings, read_settings
+from reconciler.connect.targets import Target
+from reconciler.diff.patroni_settings import MemberState, PatroniSettingDiff, diff_patroni_settings
+from reconciler.diff.settings import SettingAction, SettingDiff, diff_settings
+from reconciler.plan.models import Change, Hazard, Statement
+from reconciler.render import quote_literal, render_statement
+from reconciler.resources.base import Diff, InspectContext, PlanContext, ResourceType
+from reconciler.settings.desired import desired_settings
+from reconciler.settings.values import SettingDef, SettingValueError, carries_secret, display, normalize, shown
+from reconciler.spec.models import Spec
 
 EFFECTS = {"restart": "takes effect after a restart", "reload": "takes effect on reload",
            "new sessions": "new sessions only"}

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..catalog.models import Catalog
-from ..diff.tables import TableStorageAction, diff_tables
-from ..kinds import Action, ChangeKind
-from ..plan.models import Change, Statement
-from ..render import render_statement
-from ..spec.models import Spec
-from .base import Diff, InspectContext, PlanContext, ResourceType
-from .locks import SHARE_UPDATE_EXCLUSIVE
+from reconciler.base.kinds import Action, ChangeKind
+from reconciler.catalog.models import Catalog
+from reconciler.diff.tables import TableStorageAction, diff_tables
+from reconciler.plan.locks import SHARE_UPDATE_EXCLUSIVE
+from reconciler.plan.models import Change, Statement
+from reconciler.render import render_statement
+from reconciler.resources.base import Diff, InspectContext, PlanContext, ResourceType
+from reconciler.spec.models import Spec
 
 
 class TableStorage(ResourceType[Catalog, TableStorageAction]):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from psycopg_pool import ConnectionPool
 
-from ..pgbouncer.facts import normalize
-from .prepared import pooling_allows_prepare
+from reconciler.pgbouncer.facts import normalize
+from reconciler.runtime.prepared import pooling_allows_prepare
 
 
 def pool_sizes(spec) -> tuple[int, int]:

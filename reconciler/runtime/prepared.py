@@ -16,9 +16,9 @@ import threading
 
 import psycopg
 
-from ..pgbouncer.checks import pools_transactions, target_release
-from ..pgbouncer.facts import keeps_prepared_statements
-from ..spec.models import Spec
+from reconciler.pgbouncer.checks import pools_transactions, target_release
+from reconciler.pgbouncer.facts import keeps_prepared_statements
+from reconciler.spec.models import Spec
 
 
 def pooling_allows_prepare(spec: Spec | None, release: str | None = None) -> bool:

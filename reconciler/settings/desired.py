@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from ..spec.models import Spec
-from .tune import Tuning, derive
+from reconciler.settings.tune import Tuning, derive
+from reconciler.spec.models import Spec
 
 
 @dataclass(frozen=True)

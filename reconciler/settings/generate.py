@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
-from ..localserver import LocalServer, embedded_bin_dir
+from reconciler.commands.localserver import LocalServer, embedded_bin_dir
 
 DATA = Path(__file__).resolve().parent / "data"
 QUERY = """

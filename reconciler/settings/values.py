@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ..units import MEMORY_UNITS_KB, TIME_UNITS_MS, parse_bool
+from reconciler.base.units import MEMORY_UNITS_KB, TIME_UNITS_MS, parse_bool
 
 LIST_SETTINGS = {"shared_preload_libraries", "session_preload_libraries", "local_preload_libraries",
                  "search_path", "temp_tablespaces", "log_destination", "default_text_search_config"}

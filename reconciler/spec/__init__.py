@@ -1,7 +1,7 @@
 """The spec stage: ``schema.yaml`` -> validated, frozen pydantic models."""
 
-from .loader import SpecSource, load_spec, load_spec_text, parse_yaml
-from .models import (
+from reconciler.spec.loader import SpecSource, load_spec, load_spec_text, parse_yaml
+from reconciler.spec.models import (
                      ExtensionSpec,
                      IncludeColumn,
                      IndexColumn,

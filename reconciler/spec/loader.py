@@ -14,10 +14,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import PgreconError, Problem, SpecError
-from ..kinds import SpecPath
-from ..perf import paused_gc
-from .models import Spec, format_path
+from reconciler.base.errors import PgreconError, Problem, SpecError
+from reconciler.base.kinds import SpecPath
+from reconciler.base.perf import paused_gc
+from reconciler.spec.models import Spec, format_path
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The spec's models: what a database should have, as declared in ``schema.yaml``.
 
 Every model forbids unknown keys and is frozen. SQL text in the spec (index expressions, ``where``
-predicates, the string shorthand of a column) is parsed and re-printed by :mod:`reconciler.sqltext`
+predicates, the string shorthand of a column) is parsed and re-printed by :mod:`reconciler.base.sqltext`
 while the spec loads, so a spec that loads holds no unparsed SQL.
 """
 
@@ -12,16 +12,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from .. import sqltext
-from ..errors import Problem, SpecError
-from ..kinds import SpecPath, SpecProblem
-from ..patroni import check_url
-from ..settings.values import target_major
-from .operations import MaintenanceSpec, MonitoringSpec
-from .partitioning import PartitioningSpec
-from .pgbouncer import PgbouncerSpec
-from .postgres import PostgresSpec
-from .types import (
+from reconciler.base import sqltext
+from reconciler.base.errors import Problem, SpecError
+from reconciler.base.kinds import SpecPath, SpecProblem
+from reconciler.connect.patroni import check_url
+from reconciler.settings.values import target_major
+from reconciler.spec.operations import MaintenanceSpec, MonitoringSpec
+from reconciler.spec.partitioning import PartitioningSpec
+from reconciler.spec.pgbouncer import PgbouncerSpec
+from reconciler.spec.postgres import PostgresSpec
+from reconciler.spec.types import (
     DurationMs,
     EnvSecret,
     Identifier,
@@ -322,7 +322,7 @@ class Spec(StrictModel):
 
     def secret(self, path: SpecPath, value: SecretStr) -> str:
         """The secret at ``path`` with ``${ENV}`` expanded; a missing variable is a located
-        :class:`~reconciler.errors.SpecError`."""
+        :class:`~reconciler.base.errors.SpecError`."""
         try:
             return expand_secret(value)
         except ValueError as exc:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from .types import DurationMs, SizeText, StrictModel, TimeZoneName
+from reconciler.spec.types import DurationMs, SizeText, StrictModel, TimeZoneName
 
 
 class MonitoringSpec(StrictModel):

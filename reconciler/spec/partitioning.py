@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from ..buckets import BucketInterval, default_naming, parse_interval
-from .types import Identifier, StrictModel, TimeZoneName
+from reconciler.buckets import BucketInterval, default_naming, parse_interval
+from reconciler.spec.types import Identifier, StrictModel, TimeZoneName
 
 
 class PartitioningSpec(StrictModel):

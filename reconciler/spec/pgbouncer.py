@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..kinds import SpecProblem
-from ..pgbouncer.facts import check_setting
-from .types import EnvSecret, ScalarText, StrictModel
+from reconciler.base.kinds import SpecProblem
+from reconciler.pgbouncer.facts import check_setting
+from reconciler.spec.types import EnvSecret, ScalarText, StrictModel
 
 _SAFE = re.compile(r"^[^\x00-\x1f\x7f]*$")
 _DB_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")

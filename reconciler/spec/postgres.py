@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ..kinds import SpecProblem
-from ..settings.values import SettingValueError, builtin_settings, normalize, target_major
-from .types import ScalarText, StrictModel
+from reconciler.base.kinds import SpecProblem
+from reconciler.settings.values import SettingValueError, builtin_settings, normalize, target_major
+from reconciler.spec.types import ScalarText, StrictModel
 
 _MEMORY = re.compile(r"^\s*(\d+)\s*(kB|MB|GB|TB)\s*$")
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")

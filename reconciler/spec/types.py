@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
 
-from .. import sqltext
-from ..names import MAX_NAME_BYTES, fits, name_bytes
-from ..redaction import remember_secret
-from ..units import parse_duration_ms
+from reconciler.base import sqltext
+from reconciler.base.names import MAX_NAME_BYTES, fits, name_bytes
+from reconciler.base.redaction import remember_secret
+from reconciler.base.units import parse_duration_ms
 
 
 class StrictModel(BaseModel):
@@ -74,7 +74,7 @@ def expand_env(value: str) -> str:
 
 def expand_secret(value: SecretStr) -> str:
     """A secret with ``${ENV}`` expanded (see :func:`expand_env`), remembered so that no output
-    ever shows it (:mod:`reconciler.redaction`)."""
+    ever shows it (:mod:`reconciler.base.redaction`)."""
     expanded = expand_env(value.get_secret_value())
     remember_secret(expanded)
     return expanded

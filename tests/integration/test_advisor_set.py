@@ -11,7 +11,7 @@ import random
 
 import psycopg
 
-from reconciler.advise.shape import analyse
+from reconciler.commands.advise.shape import analyse
 
 SPEC = "version: 1\n"
 
@@ -218,8 +218,8 @@ def test_three_column_candidates_and_the_heuristic_path(db, spec_file):
 
 
 def test_a_planner_error_is_reported_as_it_happened_and_the_session_goes_on(db):
-    from reconciler.advise.whatif import Planned, WhatIf
-    from reconciler.connection import connect
+    from reconciler.commands.advise.whatif import Planned, WhatIf
+    from reconciler.connect.session import connect
     db.execute("CREATE TABLE t (a int); INSERT INTO t SELECT g FROM generate_series(1, 100) g; ANALYZE t")
     table = frozenset({("public", "t")})
     failing = Planned("SELECT 1 / 0 FROM t WHERE a = $1", table, None, params=1)  # folded, so it fails at plan time

@@ -209,7 +209,7 @@ tables:
 def test_an_idle_session_timeout_does_not_lose_the_blockers_name(db, spec_file):
     """While an apply waits for another apply's lock, its monitoring session sits idle; a role's or
     database's idle_session_timeout must not end it, or a lock timeout could not name its blocker."""
-    from reconciler.apply.locking import APPLY_LOCK_KEY
+    from reconciler.engine.apply.locking import APPLY_LOCK_KEY
     db.execute(TABLE)
     db.execute(f"ALTER DATABASE {db.name} SET idle_session_timeout = '300ms'")
     spec = spec_file("version: 1\ntarget: {lock_timeout: 300ms, lock_retries: 0}\n"

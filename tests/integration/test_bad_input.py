@@ -82,7 +82,7 @@ def test_offline_validation(case, text, fragments, tmp_path, monkeypatch):
     (tmp_path / "schema.yaml").write_text(text)
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from reconciler.ui.cli import app
     result = CliRunner().invoke(app, ["validate", "-f", "schema.yaml"], catch_exceptions=False)
     _check(result, fragments)
 
@@ -92,7 +92,7 @@ def test_many_problems_reported_at_once(tmp_path, monkeypatch):
     (tmp_path / "schema.yaml").write_text(BASE + "        colour: blue\n        where: \"x; y\"\n  bad: {}\n")
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from reconciler.ui.cli import app
     result = CliRunner().invoke(app, ["validate"], catch_exceptions=False)
     _check(result, ["3 problems", "indexes[0].colour", "indexes[0].where", "tables.bad"])
 
@@ -101,7 +101,7 @@ def test_missing_spec_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from reconciler.ui.cli import app
     result = CliRunner().invoke(app, ["plan", "-f", "nope.yaml"], catch_exceptions=False)
     _check(result, ["cannot read the spec nope.yaml"])
 
@@ -151,7 +151,7 @@ def test_missing_environment_variable_is_located_when_used(tmp_path, monkeypatch
     (tmp_path / "schema.yaml").write_text(BASE + "target: {dsn: \"${PGRECON_TEST_UNSET_VAR}\"}\n")
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from reconciler.ui.cli import app
     assert CliRunner().invoke(app, ["validate"], catch_exceptions=False).exit_code == 0
     result = CliRunner().invoke(app, ["plan"], catch_exceptions=False)
     _check(result, ["schema.yaml:8: target.dsn", "environment variable PGRECON_TEST_UNSET_VAR is not set"])
@@ -162,7 +162,7 @@ def test_unreachable_server_names_target_not_password(tmp_path, monkeypatch):
     (tmp_path / "schema.yaml").write_text(BASE)
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from reconciler.ui.cli import app
     dsn = "postgresql://app:s3cret-Passw0rd@127.0.0.1:1/freeagentics"
     result = CliRunner().invoke(app, ["plan", "--dsn", dsn], catch_exceptions=False)
     _check(result, ["cannot connect to app@127.0.0.1:1/freeagentics"])

@@ -8,8 +8,8 @@ from __future__ import annotations
 import psycopg
 
 from reconciler.catalog import CATALOG_QUERIES
-from reconciler.connection import set_up_session
-from reconciler.plan.make import make_plan
+from reconciler.connect.session import set_up_session
+from reconciler.engine.planner import make_plan
 from reconciler.spec import load_spec_text
 
 SPEC = """

@@ -7,7 +7,7 @@ import contextlib
 import psycopg
 
 from reconciler.catalog import CATALOG_QUERIES
-from reconciler.plan.make import read_for_spec
+from reconciler.engine.planner import read_for_spec
 from reconciler.spec import load_spec_text
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reconciler.apply.executor import FAULT_SWITCH, FAULT_SWITCH_VALUE
-from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer
+from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer
+from reconciler.engine.apply.executor import FAULT_SWITCH, FAULT_SWITCH_VALUE
 from tests.pgtest import Database, wait_for
 
 ROWS = 50_000

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from reconciler.localserver import free_port
+from reconciler.commands.localserver import free_port
 from tests.pgtest import Database
 
 SPEC = """version: 1

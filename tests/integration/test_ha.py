@@ -18,8 +18,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
-from reconciler.patroni import PatroniClient
+from reconciler.connect.patroni import PatroniClient
+from reconciler.ui.cli import app
 from tests.pgtest import CliResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -292,7 +292,7 @@ def test_leader_killed_during_a_concurrent_build_then_the_next_apply_converges(h
 
 def test_fleet_of_a_cluster_two_standalone_databases_and_an_unreachable_target(ha_cluster, ha_db, servers,
                                                                                 tmp_path):
-    from reconciler.localserver import free_port
+    from reconciler.commands.localserver import free_port
     server = servers("18")
     standalone = []
     for n in range(2):

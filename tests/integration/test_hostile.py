@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.errors import SpecError
+from reconciler.base.errors import SpecError
 from reconciler.spec import load_spec_text
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.apply import ApplyOptions, run_apply
-from reconciler.connection import connect
-from reconciler.plan.make import make_plan
+from reconciler.connect.session import connect
+from reconciler.engine.apply import ApplyOptions, run_apply
+from reconciler.engine.planner import make_plan
 from reconciler.spec import load_spec_text
 
 COLUMNS = {"i": "int", "b": "bigint", "t": "text", "v": "varchar(20)", "ts": "timestamptz", "f": "float8",

@@ -57,5 +57,5 @@ def test_demo_from_the_readme_converges(tmp_path):
 
 
 def _dsn(data: Path) -> str:
-    from reconciler.localserver import LocalServer
+    from reconciler.commands.localserver import LocalServer
     return LocalServer.embedded(data).dsn("freeagentics")

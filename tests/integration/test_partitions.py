@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from reconciler.apply import ApplyOptions, run_apply
-from reconciler.connection import connect
-from reconciler.plan.make import make_plan
+from reconciler.connect.session import connect
+from reconciler.engine.apply import ApplyOptions, run_apply
+from reconciler.engine.planner import make_plan
 from reconciler.spec import load_spec_text
 
 ALLOW = ApplyOptions(allow_hazards=frozenset({"partition-detach", "partition-drop", "table-lock"}))
@@ -174,7 +174,7 @@ def test_rows_in_default_are_carved_out_exactly_once(db):
 
 
 def run_apply_refused(db, text, now) -> str:
-    from reconciler.errors import Refused
+    from reconciler.base.errors import Refused
     with pytest.raises(Refused) as err:
         run_apply(db.dsn, load_spec_text(text), options=ApplyOptions(), now=now)
     return str(err.value)

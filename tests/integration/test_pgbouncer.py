@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer, free_port
+from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer, free_port
 from reconciler.pgbouncer.local import LocalPgbouncer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +133,7 @@ def test_render_check_reports_stale_lines(tmp_path, spec_file, monkeypatch):
     spec = spec_file(text)
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from reconciler.ui.cli import app
     runner = CliRunner()
     assert runner.invoke(app, ["render", "-f", str(spec)]).exit_code == 0
     assert runner.invoke(app, ["render", "-f", str(spec), "--check"]).exit_code == 0
@@ -152,7 +152,7 @@ def test_repository_files_are_fresh():
 def test_ini_injection_is_refused(tmp_path, spec_file):
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from reconciler.ui.cli import app
     cases = [
         'databases: {"x\\n[pgbouncer]": {host: h}}',
         'databases: {d: {host: "h\\nadmin_users = evil"}}',
@@ -185,7 +185,7 @@ def test_committed_ini_routes_to_the_demo_database(tmp_path, monkeypatch):
     userlist = Path("/etc/pgbouncer/userlist.txt")
     backup = userlist.read_bytes() if userlist.exists() else None
     try:
-        from reconciler.demo import create_example_database
+        from reconciler.ui.demo import create_example_database
         counts = create_example_database(server, agents=300, links=600)
         with psycopg.connect(server.dsn(), autocommit=True) as conn:
             conn.execute("CREATE ROLE app LOGIN")

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer, free_port
+from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer, free_port
 from reconciler.pgbouncer.local import LocalPgbouncer
 from reconciler.runtime import (
     BatchWriter,

@@ -127,7 +127,7 @@ pgbouncer:
 
 
 def test_configuration_file_errors_are_reported(server, spec_file, tmp_path):
-    from reconciler.localserver import FAST_TEST_SETTINGS, LocalServer
+    from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer
     own = LocalServer(server.bin_dir, tmp_path / "data", dict(FAST_TEST_SETTINGS))
     own.start()
     try:

@@ -368,8 +368,8 @@ def _json_answer(data, status=200):
 
 
 def test_patroni_credentials_are_never_sent_where_they_should_not_go():
-    from reconciler.errors import ConnectionFailed, SpecError
-    from reconciler.patroni import PatroniClient
+    from reconciler.base.errors import ConnectionFailed, SpecError
+    from reconciler.connect.patroni import PatroniClient
     from reconciler.spec import load_spec_text
 
     with pytest.raises(SpecError) as bad:
@@ -548,7 +548,7 @@ def test_a_team_role_runs_every_command_of_the_demo_spec(clean, tmp_path):
     """The demo spec (schema.yaml) as a role that is not a superuser: `pgrecon grants` prints what
     it needs, a superuser runs that once, then plan, apply, check, inspect, advise and history run
     as the role."""
-    from reconciler.demo import load_generator
+    from reconciler.ui.demo import load_generator
     db = clean
     owner, team = _role(db, "NOLOGIN"), _role(db, "LOGIN")
     try:

@@ -8,12 +8,12 @@ import doctest
 
 import pytest
 
-from reconciler.advise import candidates, choose, params, shape, workload
-from reconciler.advise.candidates import ColumnFacts, candidates_for
-from reconciler.advise.choose import Move, Work
-from reconciler.advise.params import parameter_sets
-from reconciler.advise.shape import analyse
-from reconciler.advise.workload import merge_entries, select_workload
+from reconciler.commands.advise import candidates, choose, params, shape, workload
+from reconciler.commands.advise.candidates import ColumnFacts, candidates_for
+from reconciler.commands.advise.choose import Move, Work
+from reconciler.commands.advise.params import parameter_sets
+from reconciler.commands.advise.shape import analyse
+from reconciler.commands.advise.workload import merge_entries, select_workload
 
 T = {"orders": ("public", "orders"), "customers": ("public", "customers"), "items": ("public", "items")}
 ORDERS, CUSTOMERS = ("public", "orders"), ("public", "customers")
@@ -243,9 +243,9 @@ def test_what_a_statement_writes():
 
 
 def test_upkeep_counts_inserts_and_the_updates_that_set_an_index_column():
-    from reconciler.advise.candidates import Candidate
-    from reconciler.advise.upkeep import upkeep
-    from reconciler.advise.workload import Statement
+    from reconciler.commands.advise.candidates import Candidate
+    from reconciler.commands.advise.upkeep import upkeep
+    from reconciler.commands.advise.workload import Statement
 
     def statement(queryid, query, calls, rows):
         return Statement(key=query, query=query, queryids=[queryid], calls=calls, total_ms=1.0, rows=rows, share=0.1)

@@ -8,9 +8,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
 from reconciler.output import formats
 from reconciler.output.registry import renderer
+from reconciler.ui.cli import app
 
 COMMANDS = {
     "plan": ("text", "json", "markdown", "sql"), "apply": ("text", "json"), "check": ("text", "json", "markdown"),
@@ -62,7 +62,7 @@ def test_validate_and_render_in_json(tmp_path, monkeypatch):
 def test_apply_text_names_restarted_members_and_replicas_it_could_not_verify():
     from datetime import datetime, timezone
 
-    from reconciler.apply import ApplyResult
+    from reconciler.engine.apply import ApplyResult
     from reconciler.output import render_result
     from reconciler.plan.models import Plan
     plan = Plan(spec_sha256="0" * 64, fingerprint="", database="app", server_version="15.20",

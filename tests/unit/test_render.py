@@ -37,7 +37,7 @@ def test_expression_filter_refuses_unparsed_text():
     """Even a model built without validation cannot smuggle text into a statement."""
     index = IndexSpec.model_construct(name="x", columns=[], using="btree", unique=False, include=[],
                                       where="true); DROP TABLE t; --", with_={}, nulls_not_distinct=False)
-    from reconciler.sqltext import SqlTextError
+    from reconciler.base.sqltext import SqlTextError
     with pytest.raises(SqlTextError):
         render_statement("create_index", index=index, name="x", table=("public", "t"), concurrently=False,
                          only=False)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciler.errors import SpecError
+from reconciler.base.errors import SpecError
 from reconciler.spec import load_spec_text
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciler import sqltext
+from reconciler.base import sqltext
 
 
 @pytest.mark.parametrize("text,printed", [

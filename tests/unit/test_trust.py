@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
-from reconciler.advise.vetting import names_in
-from reconciler.apply.saved import check_saved, differences
-from reconciler.errors import Refused, SpecError
-from reconciler.files import comment_text, write_atomic
-from reconciler.kinds import Action, ChangeKind
-from reconciler.output.markup import controls_escaped
+from reconciler.base.errors import Refused, SpecError
+from reconciler.base.files import comment_text, write_atomic
+from reconciler.base.kinds import Action, ChangeKind
+from reconciler.base.markup import controls_escaped
+from reconciler.base.redaction import forget_all, redact, remember, remember_dsn
+from reconciler.commands.advise.vetting import names_in
+from reconciler.engine.apply.saved import check_saved, differences
 from reconciler.plan.models import Change, Hazard, Plan, Statement
-from reconciler.redaction import forget_all, redact, remember, remember_dsn
 from reconciler.spec import load_spec_text
 
 # ---------------------------------------------------------------- 6. input that exhausts it

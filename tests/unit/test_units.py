@@ -1,6 +1,6 @@
 import pytest
 
-from reconciler.units import format_duration_ms, parse_duration_ms
+from reconciler.base.units import format_duration_ms, parse_duration_ms
 
 
 @pytest.mark.parametrize("text,ms", [("5s", 5000), ("100ms", 100), ("1min", 60000), ("2h", 7_200_000),

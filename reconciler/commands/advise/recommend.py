@@ -1,0 +1,313 @@
+"""Recommendations: the index set the planner chooses for the workload (with HypoPG), or, without
+it, each statement's primary candidate (a heuristic, unverified).
+
+With HypoPG every candidate is created hypothetically in one rolled-back session
+(:class:`.whatif.WhatIf`); indexes the spec declares but the database lacks are assumed present;
+the set is chosen by :func:`.choose.choose`. Each recommendation says which statements it helps
+(cost with the rest of the set -> with it) and how many statements on its table were re-costed
+for regressions. Candidates HypoPG refuses (GIN, GiST, BRIN, …) are recommended unverified, with
+HypoPG's own reason, when the chosen set leaves their statements a share of the workload, or
+verified by building them for real in a savepoint that is rolled back (``--build-candidates``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+
+from reconciler.catalog.desired import live_match, plain_definition
+from reconciler.commands.advise.candidates import Candidate, key_name
+from reconciler.commands.advise.choose import Move, Work, choose
+from reconciler.commands.advise.models import Advice, Recommendation, create_sql, index_spec
+from reconciler.commands.advise.params import parameter_sets
+from reconciler.commands.advise.shape import Shape, Table
+from reconciler.commands.advise.stats import Snapshot
+from reconciler.commands.advise.whatif import Planned, WhatIf
+from reconciler.commands.advise.workload import Statement
+from reconciler.connect.session import fetch_value
+from reconciler.spec.models import IndexSpec, Spec
+
+HELPS_MIN = 0.005  # a statement counts as helped when the index saves it at least 0.5%
+
+
+def _covered(candidate: Candidate, snap: Snapshot, spec: Spec) -> str | None:
+    """The existing or declared index that already serves ``candidate``, if any (the heuristic
+    path; with HypoPG the planner decides)."""
+    schema, name = candidate.table
+    wanted = candidate.key_columns()
+    table = next((t for t in snap.live_tables.values() if (t.schema, t.name) == (schema, name)), None)
+    definitions = []
+    if table is not None:
+        definitions += [(i.name, i.definition) for i in snap.live_indexes.values()
+                        if i.table_oid == table.oid and i.valid]
+    declared = spec.tables.get(f"{schema}.{name}")
+    if declared:
+        definitions += [(ix.name, d) for ix in declared.indexes if (d := plain_definition(ix)) is not None]
+    for index_name_, d in definitions:
+        if d.method != candidate.using:
+            continue  # a partial index counts: statements normalised with $n hide the constants it serves
+        if candidate.using == "btree":
+            keys = [k.column for k in d.keys]
+            if None not in wanted and keys[:len(wanted)] == wanted:
+                return index_name_
+        else:
+            cand = candidate.columns[0]
+            key = d.keys[0]
+            same = key.column == cand.get("column") or key.expression == cand.get("expression") \
+                if isinstance(cand, dict) else False
+            if same:
+                return index_name_
+    return None
+
+
+def heuristic(snap: Snapshot, spec: Spec, advice: Advice, candidates: list[Candidate],
+               by_key: dict[str, Statement]) -> None:
+    """No HypoPG: each statement's primary candidate, unverified, largest statements first."""
+    reason = "no HypoPG in this database: the planner did not weigh it"
+    for candidate in candidates:
+        if not candidate.primary or _covered(candidate, snap, spec):
+            continue
+        name, index = index_spec(candidate)
+        queries = [by_key[q].to_json() for q in candidate.queries]
+        advice.recommendations.append(Recommendation(candidate, name, index, None, None, False, queries,
+                                                     unverified_reason=reason))
+    advice.recommendations.sort(key=lambda r: -sum(q["total_ms"] for q in r.queries))
+    del advice.recommendations[spec.monitoring.max_recommendations:]
+
+
+def declared_missing(spec: Spec, snap: Snapshot) -> list[tuple[Table, str, IndexSpec]]:
+    """Indexes the spec declares that the database does not have (yet): assumed present."""
+    out = []
+    for key, table_spec in spec.tables.items():
+        schema, _, name = key.partition(".")
+        table = next((t for t in snap.live_tables.values() if (t.schema, t.name) == (schema, name)), None)
+        if table is None:
+            continue
+        live = [i for i in snap.live_indexes.values() if i.table_oid == table.oid and i.valid]
+        for index in table_spec.indexes:
+            if live_match(index, table, live) is None:  # not certainly there (a rebuild pending counts too)
+                out.append(((schema, name), index.name, index))
+    return out
+
+
+@dataclass
+class PlannerChoice:
+    """One run of the planner-based choice, in a rolled-back session of its own."""
+
+    conn: psycopg.Connection
+    spec: Spec
+    snap: Snapshot
+    advice: Advice
+    workload: list[Statement]
+    shapes: dict[str, Shape]
+    candidates: list[Candidate]
+    specs: dict[tuple, tuple[str, IndexSpec]] = field(default_factory=dict)
+    start: frozenset[tuple] = frozenset()
+    chosen: frozenset[tuple] = frozenset()
+    total_before: float = 0.0
+
+    def run(self, build: bool, on_build: Callable[[str], None] | None) -> None:
+        mon = self.spec.monitoring
+        rows = {(t["schema"], t["name"]): float(max(t["reltuples"] or 0, t["n_live_tup"] or 0))
+                for t in self.snap.tables}
+        planned = []
+        for s in self.workload:
+            shape = self.shapes[s.key]
+            sets = parameter_sets(shape, self.snap.column_stats, s.rows_per_call, rows)
+            planned.append(Planned(s.query, shape.tables, sets, params=max(shape.params, default=0)))
+        with WhatIf(self.conn, self.snap.server_major, planned, builds=build) as whatif:
+            if not whatif.available:
+                self.advice.notes.append(f"HypoPG could not be used: {whatif.hypopg_error}")
+                heuristic(self.snap, self.spec, self.advice, self.candidates, {s.key: s for s in self.workload})
+                return
+            simulated, refused, table_of = self._register(whatif)
+            moves = [Move((c.key,), frozenset({c.table}), whatif.size(c.key)) for c in simulated]
+            moves += _join_moves(self.workload, simulated, whatif)
+            work = [Work(s.calls, s.tables) for s in self.workload]
+            choice = choose(work, moves, whatif, table_of, self.start, min_saving=mon.min_saving_pct / 100,
+                            max_indexes=mon.max_recommendations, max_regression=mon.max_regression_pct / 100)
+            self.chosen = frozenset(choice.start | set(choice.chosen))
+            self.total_before = choice.workload_before
+            by_key = {c.key: c for c in simulated}
+            for key in choice.chosen:
+                name, index = self.specs[key]
+                rec = Recommendation(by_key[key], name, index, None, None, True, [], verified_by="hypopg",
+                                     size_bytes=whatif.size(key))
+                self._attribute(rec, whatif, self.chosen - {key})
+                self.advice.recommendations.append(rec)
+            for regression in choice.dropped:
+                candidate = by_key[regression.index]
+                self.advice.dropped.append({
+                    "name": self.specs[regression.index][0], "table": ".".join(candidate.table),
+                    "definition": candidate.label(), "statement": self.workload[regression.statement].queryid,
+                    "plan": regression.what, "cost_before": round(regression.before, 2),
+                    "cost_after": round(regression.after, 2)})
+            self._summary(whatif, planned, choice.workload_after, len(simulated))
+            whatif.realize(self.chosen)
+            self._unsimulated(whatif, refused, [by_key[k] for k in choice.chosen], simulated, build, on_build)
+
+    def _register(self, whatif: WhatIf) -> tuple[list[Candidate], list[tuple[Candidate, str]], dict[tuple, Table]]:
+        """Every declared-but-missing index and every candidate, created hypothetically once
+        (which also tells which ones HypoPG refuses)."""
+        start = set()
+        for table, name, index in declared_missing(self.spec, self.snap):
+            key = ("declared", table, name)
+            whatif.register(key, table, create_sql(table, name, index))
+            if whatif.try_create(key) is None:
+                start.add(key)
+        self.start = frozenset(start)
+        table_of: dict[tuple, Table] = {k: whatif.index_sql[k][0] for k in start}
+        simulated: list[Candidate] = []
+        refused: list[tuple[Candidate, str]] = []
+        for candidate in self.candidates:
+            name, index = index_spec(candidate)
+            self.specs[candidate.key] = (name, index)
+            whatif.register(candidate.key, candidate.table, create_sql(candidate.table, name, index))
+            table_of[candidate.key] = candidate.table
+            error = whatif.try_create(candidate.key)
+            if error is None:
+                simulated.append(candidate)
+            else:
+                refused.append((candidate, error))
+        return simulated, refused, table_of
+
+    def _summary(self, whatif: WhatIf, planned: list[Planned], total_after: float, simulated: int) -> None:
+        before = self.total_before
+        self.advice.workload = {
+            "statements": len(self.workload), "candidates": len(self.candidates), "simulated": simulated,
+            "cost_before": round(before, 2), "cost_after": round(total_after, 2),
+            "saving_pct": round(100 * (before - total_after) / before, 1) if before else None,
+            "explains": whatif.explains, "declared_assumed": sorted(k[2] for k in self.start),
+        }
+        for i, statement in enumerate(planned):
+            cost_before, cost_after = whatif.expected(i, self.start), whatif.expected(i, self.chosen)
+            self.advice.statements[i].update({
+                "cost_before": _round(cost_before), "cost_after": _round(cost_after),
+                "parameter_sets": len(statement.sets or []),
+                "plans": "custom and generic" if statement.sets else ("generic" if statement.params else "plain"),
+                "error": statement.error})
+
+    def _attribute(self, rec: Recommendation, whatif: WhatIf, without: frozenset) -> None:
+        """Which statements ``rec`` helps (cost with the rest of the set -> with it), and how
+        many statements on its table were re-costed for regressions."""
+        before_total = after_total = 0.0
+        for i, s in enumerate(self.workload):
+            if rec.candidate.table not in s.tables:
+                continue
+            rec.checked += 1
+            before, after = whatif.expected(i, without), whatif.expected(i, self.chosen)
+            if before is None or after is None or before - after <= HELPS_MIN * before:
+                continue
+            rec.helps.append({"queryid": s.queryid, "query": s.query, "calls": s.calls,
+                              "cost_before": round(before, 2), "cost_after": round(after, 2)})
+            rec.queries.append(s.to_json())
+            before_total += before
+            after_total += after
+        if rec.helps:
+            rec.cost_before, rec.cost_after = round(before_total, 2), round(after_total, 2)
+
+    def _unsimulated(self, whatif: WhatIf, refused: list[tuple[Candidate, str]], picked: list[Candidate],
+                     simulated: list[Candidate], build: bool, on_build: Callable[[str], None] | None) -> None:
+        """Candidates HypoPG refused: recommended unverified (HypoPG's reason given) when the
+        chosen set leaves their statements at least ``min_saving_pct`` of the workload, or built
+        for real in a savepoint and costed (``build``). A trigram index is not proposed for a
+        LIKE that a btree could serve by prefix: that btree was weighed by the planner already."""
+        index_of = {s.key: i for i, s in enumerate(self.workload)}
+        threshold = self.spec.monitoring.min_saving_pct / 100 * self.total_before
+        leading = {(c.table, key_name(c.columns[0])) for c in picked}
+        weighed = {(c.table, c.like_column) for c in simulated if c.like_column}
+        for candidate, error in refused:
+            if (candidate.table, key_name(candidate.columns[0])) in leading:
+                continue  # a chosen index already leads with this column
+            first = key_name(candidate.columns[0])
+            if candidate.needs_extension == "pg_trgm" and (candidate.table, first) in weighed:
+                continue
+            idx = []
+            for i in (index_of[q] for q in candidate.queries if q in index_of):
+                now, before = whatif.expected(i, self.chosen), whatif.expected(i, self.start)
+                if now is not None and before is not None and now >= before / 2:  # the chosen set did not serve it
+                    idx.append(i)
+            remaining = sum(self.workload[i].calls * (whatif.expected(i, self.chosen) or 0.0) for i in idx)
+            if not idx or remaining < threshold:
+                continue
+            name, index = self.specs[candidate.key]
+            rec = Recommendation(candidate, name, index, round(remaining, 2), None, False,
+                                 [self.workload[i].to_json() for i in idx],
+                                 unverified_reason=f"HypoPG cannot simulate it ({error})")
+            if build:
+                self._build_and_cost(rec, whatif, idx, on_build)
+                if rec.verified and (rec.cost_before or 0) - (rec.cost_after or 0) < threshold:
+                    self.advice.notes.append(f"{name}: built for real and costed, it saves too little "
+                                             f"({rec.saving_pct}%)")
+                    continue
+            self.advice.recommendations.append(rec)
+
+    def _build_and_cost(self, rec: Recommendation, whatif: WhatIf, idx: list[int],
+                        on_build: Callable[[str], None] | None) -> None:
+        """Build ``rec`` for real in a savepoint, cost its statements, roll back. What that holds
+        (a SHARE lock on the table) and takes (about its size) is said first."""
+        table = ".".join(rec.candidate.table)
+        if on_build:
+            on_build(f"building {rec.name} on {table} for real, inside a transaction that is rolled back: it holds "
+                     f"a SHARE lock on {table} while it builds (writes to the table wait; reads go on) and takes "
+                     f"about {_estimated_size(rec.candidate, self.snap) / 1024 / 1024:.1f} MB until the rollback")
+        conn = whatif.conn
+        before = {i: whatif.expected(i, self.chosen) for i in idx}
+        try:
+            with conn.transaction(force_rollback=True):
+                # writers queue behind a build that waits for its lock: wait no longer than apply would
+                conn.execute("SELECT pg_catalog.set_config('lock_timeout', %s, true)",
+                             (f"{self.spec.target.lock_timeout}ms",))
+                conn.execute(create_sql(rec.candidate.table, rec.name, rec.spec))  # the one template renders it
+                size = fetch_value(conn, "SELECT pg_relation_size(%s::regclass)", (rec.name,))
+                after = {i: whatif.expected_now(i) for i in idx}
+        except psycopg.Error as exc:
+            rec.unverified_reason = f"building it failed: {exc.diag.message_primary or exc}"
+            return
+        rec.size_bytes = int(size or 0)
+        before_total = after_total = 0.0
+        for i in idx:
+            b, a = before[i], after[i]
+            calls = self.workload[i].calls
+            before_total += calls * (b or 0.0)
+            after_total += calls * (a if a is not None else b or 0.0)
+            if b is not None and a is not None and b - a > HELPS_MIN * b:
+                rec.helps.append({"queryid": self.workload[i].queryid, "query": self.workload[i].query,
+                                  "calls": calls, "cost_before": round(b, 2), "cost_after": round(a, 2)})
+        rec.cost_before, rec.cost_after = round(before_total, 2), round(after_total, 2)
+        rec.verified, rec.verified_by, rec.unverified_reason = True, "build", None
+        rec.checked = len(idx)
+
+
+def _join_moves(workload: list[Statement], simulated: list[Candidate], whatif: WhatIf) -> list[Move]:
+    """For a statement over several tables: its primary candidates on each, as one move (a
+    join may need both sides indexed before either pays off)."""
+    moves = []
+    seen = set()
+    for s in workload:
+        if len(s.tables) < 2:
+            continue
+        parts = tuple(sorted((c.key for c in simulated if c.primary and s.key in c.queries), key=str))
+        tables = frozenset(key[0] for key in parts)
+        if len(tables) >= 2 and parts not in seen:
+            seen.add(parts)
+            moves.append(Move(parts, tables, sum(whatif.size(k) for k in parts)))
+    return moves
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
+
+
+def _estimated_size(candidate: Candidate, snap: Snapshot) -> int:
+    table = next((t for t in snap.tables if (t["schema"], t["name"]) == candidate.table), None)
+    rows = float(max(table["reltuples"] or 0, table["n_live_tup"] or 0)) if table else 0.0
+    width = 0
+    for column in candidate.columns:
+        name = column if isinstance(column, str) else column.get("column")
+        stats = snap.column_stats.get((*candidate.table, name or ""), {}) if name else {}
+        width += int(stats.get("avg_width") or 16)
+    factor = 3 if candidate.needs_extension == "pg_trgm" else 1
+    return int(rows * (width * factor + 8))
