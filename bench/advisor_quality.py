@@ -47,7 +47,7 @@ from reconciler.commands.advise.advisor import run_advise  # noqa: E402
 from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer  # noqa: E402
 from reconciler.connect.session import connect  # noqa: E402
 from reconciler.render import render_statement  # noqa: E402
-from reconciler.spec import load_spec_text  # noqa: E402
+from reconciler.resources.document import load_spec_text  # noqa: E402
 
 WORK = ROOT / ".pgrecon" / "bench-advisor"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -35,7 +35,7 @@ from reconciler.commands.localserver import FAST_TEST_SETTINGS, SYSTEM_BIN, Loca
 from reconciler.connect.session import connect  # noqa: E402
 from reconciler.engine.apply import ApplyOptions, run_apply  # noqa: E402
 from reconciler.engine.planner import make_plan  # noqa: E402
-from reconciler.spec import load_spec_text  # noqa: E402
+from reconciler.resources.document import load_spec_text  # noqa: E402
 
 WORK = ROOT / ".pgrecon" / "bench-partitions"
 TABLE = "CREATE TABLE {} (id bigint, agent int, value float8, at timestamptz NOT NULL) PARTITION BY RANGE (at)"

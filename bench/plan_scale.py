@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer
 from reconciler.engine.apply import ApplyOptions, run_apply
 from reconciler.engine.planner import make_plan, read_for_spec
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
 
 
 class CountingCursor(psycopg.Cursor):

@@ -1,6 +1,5 @@
 """The catalog stage: live state, read-only, in a fixed number of queries."""
 
-from reconciler.catalog.canonical import CanonicalRequest, CanonicalResult, canonicalize
 from reconciler.catalog.models import (
     Catalog,
     Column,
@@ -14,7 +13,7 @@ from reconciler.catalog.models import (
 from reconciler.catalog.reader import CATALOG_QUERIES, normalize_option_value, normalize_storage, read_catalog
 
 __all__ = [
-    "CATALOG_QUERIES", "CanonicalRequest", "CanonicalResult", "Catalog", "Column", "IndexDefinition",
-    "IndexKey", "LiveExtension", "LiveIndex", "LiveTable", "ServerInfo", "canonicalize",
+    "CATALOG_QUERIES", "Catalog", "Column", "IndexDefinition",
+    "IndexKey", "LiveExtension", "LiveIndex", "LiveTable", "ServerInfo",
     "normalize_option_value", "normalize_storage", "read_catalog",
 ]

@@ -27,9 +27,8 @@ from psycopg.conninfo import make_conninfo
 from reconciler.commands.localserver import LocalServer
 from reconciler.connect.session import fetch_value
 from reconciler.engine.apply import ApplyOptions, run_apply
+from reconciler.resources.document import Spec, load_spec
 from reconciler.runtime import BatchWriter, PreparedStatements, QueryCache, pool_from_spec
-from reconciler.spec import load_spec
-from reconciler.spec.models import Spec
 from reconciler.ui.demo import create_example_database, default_spec_file, examples_dir, load_generator
 
 SEED_CLAIMS = {"active_lookup": ("250ms", "15ms", "16.7x"), "coalition_members": ("180ms", "12ms", "15x"),

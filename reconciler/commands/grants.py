@@ -23,8 +23,9 @@ import psycopg
 
 from reconciler.catalog.reader import catalog_sql
 from reconciler.connect.session import fetch_value
-from reconciler.settings.desired import desired_settings
-from reconciler.spec.models import Spec, split_table_key
+from reconciler.resources.document import Spec
+from reconciler.resources.settings.desired import desired_settings
+from reconciler.spec.types import split_table_key
 
 
 @dataclass

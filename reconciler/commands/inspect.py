@@ -26,7 +26,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from reconciler.base.errors import PgreconError
 from reconciler.base.files import comment_text, write_atomic
 from reconciler.catalog import read_catalog
-from reconciler.resources import RESOURCE_TYPES, SECTIONS, InspectContext
+from reconciler.resources.registry import RESOURCE_TYPES, SECTIONS, InspectContext
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "pgrecon")
 TABLE_ORDER = ("partitioning", "storage", "statistics", "prune_unmanaged_indexes", "indexes")

@@ -26,9 +26,9 @@ from reconciler.connect.session import connect, fetch_value, time_own_statements
 from reconciler.connect.targets import session_policy
 from reconciler.engine.apply.locking import acquire_apply_lock, release_apply_lock
 from reconciler.render import render_statement
-from reconciler.spec.models import Spec, split_table_key
+from reconciler.resources.document import Spec
 from reconciler.spec.operations import MaintenanceSpec
-from reconciler.spec.types import parse_size
+from reconciler.spec.types import parse_size, split_table_key
 
 
 @dataclass

@@ -67,24 +67,6 @@ class PatroniCluster:
         return next((m for m in self.members if m.name == name), None)
 
 
-def check_url(url: str, credentials: bool = False, allow_insecure: bool = False) -> str:
-    """``url`` as a Patroni REST API base, or ``ValueError``: http(s) only, no ``user:pass@`` in it
-    (credentials go in ``username``/``password``, from ``${ENV}``), and credentials over plain
-    http only with ``allow_insecure``."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(ch.isspace() for ch in url):
-        raise ValueError("not an http(s) URL (e.g. http://10.0.0.1:8008)")
-    if "@" in parts.netloc:
-        raise ValueError("credentials in the URL are not allowed (they would be printed and logged): give "
-                         "target.patroni.username and password, from ${ENV}")
-    if parts.query or parts.fragment:
-        raise ValueError("a Patroni URL has no query or fragment")
-    if credentials and parts.scheme == "http" and not allow_insecure:
-        raise ValueError("credentials over plain http are sent readable to anyone on the way: use https, or set "
-                         "allow_insecure: true")
-    return url.rstrip("/")
-
-
 @dataclass
 class PatroniClient:
     """The REST API at ``url`` (any member's), with optional basic auth and TLS settings.

@@ -18,9 +18,10 @@ from pydantic import SecretStr
 
 from reconciler.base.errors import ConnectionFailed, PgreconError
 from reconciler.base.kinds import SpecPath
-from reconciler.connect.patroni import PatroniClient, PatroniCluster, PatroniMember, check_url, member_dsn
+from reconciler.connect.patroni import PatroniClient, PatroniCluster, PatroniMember, member_dsn
 from reconciler.connect.session import READS, SessionPolicy, check_dsn, connect, describe_dsn
-from reconciler.spec.models import PatroniSpec, Spec
+from reconciler.resources.document import Spec
+from reconciler.spec.target import PatroniSpec, check_url
 
 
 @dataclass

@@ -13,8 +13,9 @@ from reconciler.base.perf import paused_gc
 from reconciler.catalog import Catalog, read_catalog
 from reconciler.connect.targets import Target
 from reconciler.plan.models import Change, Plan
-from reconciler.resources import RESOURCE_TYPES, PlanContext
-from reconciler.spec.models import Spec, split_table_key
+from reconciler.resources.document import Spec
+from reconciler.resources.registry import RESOURCE_TYPES, PlanContext
+from reconciler.spec.types import split_table_key
 
 
 def read_for_spec(conn: psycopg.Connection, spec: Spec) -> Catalog:

@@ -1,34 +1,4 @@
-"""The registry of resource types: every kind of object pgrecon manages, in plan order of reading.
-
-The plan engine (:func:`reconciler.engine.planner.make_plan`) and ``inspect`` iterate
-:data:`RESOURCE_TYPES`; adding a resource type is its module, its templates, one line here (and
-its field in the spec's models). A resource may read the diffs of those before it (PgBouncer
-reads the settings' desired values), so the order of this list matters; the order of the plan's
-changes is each change's phase.
-"""
-
-from __future__ import annotations
-
-from reconciler.resources.base import Diff, InspectContext, PlanContext, ResourceType
-from reconciler.resources.extensions import Extensions
-from reconciler.resources.indexes import Indexes
-from reconciler.resources.partitions import Partitions
-from reconciler.resources.pgbouncer import Pgbouncer
-from reconciler.resources.settings import ServerSettings
-from reconciler.resources.statistics import ColumnStatistics
-from reconciler.resources.storage import TableStorage
-
-RESOURCE_TYPES: tuple[ResourceType, ...] = (
-    ServerSettings(),
-    Extensions(),
-    TableStorage(),
-    ColumnStatistics(),
-    Indexes(),
-    Partitions(),
-    Pgbouncer(),
-)
-
-SECTIONS = tuple(r.section for r in RESOURCE_TYPES)
-"""The names ``inspect --include`` takes."""
-
-__all__ = ["RESOURCE_TYPES", "SECTIONS", "Diff", "InspectContext", "PlanContext", "ResourceType"]
+"""Every kind of object pgrecon manages, one package each (``resources/<kind>/``: its part of the
+spec, its read, its pure diff, its changes and its export), the protocol they implement
+(:mod:`.base`), the spec assembled from their parts (:mod:`.document`) and the registry the engine
+iterates (:mod:`.registry`)."""

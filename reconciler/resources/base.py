@@ -25,11 +25,11 @@ import psycopg
 
 from reconciler.base.kinds import ChangeKind
 from reconciler.catalog.models import Catalog
-from reconciler.catalog.partitions import database_now
 from reconciler.connect.targets import Target
-from reconciler.diff.common import Diff
 from reconciler.plan.models import Change
-from reconciler.spec.models import Spec
+from reconciler.resources.diffs import Diff
+from reconciler.resources.document import Spec
+from reconciler.resources.partitions.read import database_now
 
 __all__ = ["Diff", "InspectContext", "PlanContext", "ResourceType"]
 

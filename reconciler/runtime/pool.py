@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from psycopg_pool import ConnectionPool
 
-from reconciler.pgbouncer.facts import normalize
+from reconciler.facts.pgbouncer import normalize
 from reconciler.runtime.prepared import pooling_allows_prepare
 
 

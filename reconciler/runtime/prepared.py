@@ -16,9 +16,9 @@ import threading
 
 import psycopg
 
-from reconciler.pgbouncer.checks import pools_transactions, target_release
-from reconciler.pgbouncer.facts import keeps_prepared_statements
-from reconciler.spec.models import Spec
+from reconciler.facts.pgbouncer import keeps_prepared_statements
+from reconciler.resources.document import Spec
+from reconciler.resources.pgbouncer.checks import pools_transactions, target_release
 
 
 def pooling_allows_prepare(spec: Spec | None, release: str | None = None) -> bool:

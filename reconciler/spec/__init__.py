@@ -1,19 +1,3 @@
-"""The spec stage: ``schema.yaml`` -> validated, frozen pydantic models."""
-
-from reconciler.spec.loader import SpecSource, load_spec, load_spec_text, parse_yaml
-from reconciler.spec.models import (
-                     ExtensionSpec,
-                     IncludeColumn,
-                     IndexColumn,
-                     IndexSpec,
-                     Spec,
-                     TableSpec,
-                     TargetSpec,
-                     format_path,
-                     split_table_key,
-)
-
-__all__ = [
-    "ExtensionSpec", "IncludeColumn", "IndexColumn", "IndexSpec", "Spec", "SpecSource", "TableSpec",
-    "TargetSpec", "format_path", "load_spec", "load_spec_text", "parse_yaml", "split_table_key",
-]
+"""The spec's core: building blocks of every kind's part (:mod:`.types`), the sections every kind
+shares (:mod:`.target`, :mod:`.operations`) and YAML documents into located problems
+(:mod:`.loader`). The spec itself is assembled in :mod:`reconciler.resources.document`."""

@@ -1,5 +1,6 @@
-"""Load ``schema.yaml`` into a :class:`~reconciler.spec.models.Spec`, reporting every problem
-with its file, line and field path (``schema.yaml:14: tables.public.agents.indexes[2].where: …``).
+"""YAML documents (specs, fleet files) into validated models, reporting every problem with its
+file, line and field path (``schema.yaml:14: tables.public.agents.indexes[2].where: …``). The spec
+itself is assembled from the kinds' parts in :mod:`reconciler.resources.document`.
 """
 
 from __future__ import annotations
@@ -8,16 +9,14 @@ import difflib
 import hashlib
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from reconciler.base.errors import PgreconError, Problem, SpecError
+from reconciler.base.errors import Problem, SpecError
 from reconciler.base.kinds import SpecPath
-from reconciler.base.perf import paused_gc
-from reconciler.spec.models import Spec, format_path
+from reconciler.spec.types import format_path
 
 
 @dataclass(frozen=True)
@@ -154,26 +153,6 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[SpecPath, int]]:
     return data, lines
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read, validate and return the spec at ``path``.
-
-    Raises :class:`SpecError` listing every problem (syntax, unknown keys, wrong types, SQL that
-    is not one expression, duplicate names), each located by line and field path.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PgreconError(f"cannot read the spec {path}: {exc.strerror}") from None
-    return load_spec_text(raw.decode("utf-8", errors="replace"), str(path))
-
-
-def load_spec_text(text: str, file: str = "schema.yaml") -> Spec:
-    """Like :func:`load_spec` for text already in memory (``file`` names it in messages)."""
-    with paused_gc():
-        return _load(text, file)
-
-
 M = typing.TypeVar("M", bound=BaseModel)
 
 
@@ -188,15 +167,6 @@ def validate_document(text: str, file: str, model: type[M], what: str = "spec") 
         return model.model_validate(data), source
     except ValidationError as exc:
         raise SpecError(_problems_from(exc, data, source, model)) from None
-
-
-def _load(text: str, file: str) -> Spec:
-    spec, source = validate_document(text, file, Spec)
-    problems = [source.problem(p, msg) for p, msg in spec.semantic_problems()]
-    if problems:
-        raise SpecError(problems)
-    spec.attach_source(source)
-    return spec
 
 
 def _data_path(loc: tuple[str | int, ...], data: Any) -> SpecPath:
@@ -216,7 +186,7 @@ def _data_path(loc: tuple[str | int, ...], data: Any) -> SpecPath:
     return tuple(path)
 
 
-def _model_at(path: SpecPath, root: type[BaseModel] = Spec) -> type[BaseModel] | None:
+def _model_at(path: SpecPath, root: type[BaseModel]) -> type[BaseModel] | None:
     """The model that holds the mapping at ``path`` (to suggest the keys it accepts)."""
     current: Any = root
     for part in path:
@@ -251,7 +221,7 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _problems_from(exc: ValidationError, data: Any, source: SpecSource,
-                   root: type[BaseModel] = Spec) -> list[Problem]:
+                   root: type[BaseModel]) -> list[Problem]:
     problems: dict[str, Problem] = {}
     for err in exc.errors():
         loc = tuple(err["loc"])

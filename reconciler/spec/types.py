@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
 
 from reconciler.base import sqltext
+from reconciler.base.kinds import SpecPath
 from reconciler.base.names import MAX_NAME_BYTES, fits, name_bytes
 from reconciler.base.redaction import remember_secret
 from reconciler.base.units import parse_duration_ms
@@ -128,3 +129,31 @@ def _size_text(value: Any) -> str:
 
 SizeText = Annotated[str, BeforeValidator(_size_text)]
 """A size as written (``1MB``, ``64kB``, ``0``)."""
+
+
+def _table_key(value: str) -> str:
+    schema, dot, table = value.partition(".")
+    if not dot or not schema or not table:
+        raise ValueError(f"table keys are 'schema.table', got {value!r}")
+    _identifier(schema)
+    _identifier(table)
+    return value
+
+
+TableKey = Annotated[str, AfterValidator(_table_key)]
+
+
+
+
+def split_table_key(key: str) -> tuple[str, str]:
+    """``"public.agents"`` -> ``("public", "agents")`` (split at the first dot, verbatim)."""
+    schema, _, table = key.partition(".")
+    return schema, table
+
+
+def format_path(path: SpecPath) -> str:
+    """The human form of a spec path: ``tables.public.agents.indexes[2].where``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

@@ -26,7 +26,7 @@ from reconciler.base.redaction import remember_dsn
 from reconciler.connect.session import redact, resolve_dsn
 from reconciler.connect.targets import Target, target_for
 from reconciler.output import check_format, render_result
-from reconciler.spec import load_spec
+from reconciler.resources.document import load_spec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Declarative reconciler for PostgreSQL performance configuration.")
@@ -386,8 +386,8 @@ def render_command(file: Path = SpecFile,
                    check: bool = typer.Option(False, "--check", help="exit 1 when the files on disk are stale"),
                    fmt: str = Format()):
     """Write postgres/postgresql.conf, pgbouncer/pgbouncer.ini and pgbouncer/userlist.txt."""
-    from reconciler.pgbouncer.checks import cross_check, offline_limits, target_release
-    from reconciler.render.files import render_files, stale, write
+    from reconciler.commands.render import render_files, stale, write
+    from reconciler.resources.pgbouncer.checks import cross_check, offline_limits, target_release
     spec = load_spec(file)
     if spec.pgbouncer is not None:
         result = cross_check(spec.pgbouncer, offline_limits(spec), target_release(spec))
@@ -449,7 +449,7 @@ def validate(file: Path = SpecFile, fmt: str = Format()):
 @command("schema")
 def schema(fmt: str = Format("json")):
     """Print the spec's JSON Schema (for editor completion and validation)."""
-    from reconciler.spec.models import Spec
+    from reconciler.resources.document import Spec
     data = Spec.model_json_schema(by_alias=True)
     data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     data["title"] = "pgrecon spec (schema.yaml)"

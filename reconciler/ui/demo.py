@@ -21,7 +21,7 @@ from reconciler.connect.session import connect
 from reconciler.engine.apply import ApplyOptions, run_apply
 from reconciler.engine.planner import make_plan
 from reconciler.output import render_result
-from reconciler.spec import load_spec
+from reconciler.resources.document import load_spec
 from reconciler.ui.console import ConsoleReporter, out_console
 
 DEMO_DB = "freeagentics"

@@ -10,7 +10,7 @@ import psycopg
 from reconciler.catalog import CATALOG_QUERIES
 from reconciler.connect.session import set_up_session
 from reconciler.engine.planner import make_plan
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
 
 SPEC = """
 version: 1

@@ -8,7 +8,7 @@ import psycopg
 
 from reconciler.catalog import CATALOG_QUERIES
 from reconciler.engine.planner import read_for_spec
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
 
 
 class CountingCursor(psycopg.Cursor):

@@ -117,7 +117,7 @@ def test_build_progress_is_reported_from_the_server(db, spec_file):
     from rich.console import Console
 
     from reconciler.engine.apply import ApplyOptions, run_apply
-    from reconciler.spec import load_spec_text
+    from reconciler.resources.document import load_spec_text
     from reconciler.ui.console import ConsoleReporter
     _big_table(db, 100_000)
     writer = psycopg.connect(db.dsn)

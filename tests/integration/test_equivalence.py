@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.catalog import read_catalog
-from reconciler.catalog.canonical import CanonicalRequest, canonicalize
-from reconciler.catalog.equivalence import matches
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
+from reconciler.resources.indexes.canonical import CanonicalRequest, canonicalize
+from reconciler.resources.indexes.equivalence import matches
 from tests.sqlforms import KEY_GROUPS, PREDICATE_GROUPS, TABLE_SQL, key_expression, predicate, spelled_pair
 
 HYPOTHESIS = settings(max_examples=120, deadline=None,

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.base.errors import SpecError
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,7 +127,7 @@ def test_injection_corpus_runs_no_extra_statement(db, spec_file):
 
 
 def test_pgbouncer_ini_injection_adds_no_line(tmp_path):
-    from reconciler.render.files import pgbouncer_ini
+    from reconciler.commands.render import pgbouncer_ini
     base = {"version": 1, "pgbouncer": {"databases": {"d": {"host": "h", "dbname": "d"}},
                                         "users": [{"name": "app"}], "settings": {"default_pool_size": 10}}}
     clean = pgbouncer_ini(load_spec_text(yaml.safe_dump(base)), "s").content

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from reconciler.connect.session import connect
 from reconciler.engine.apply import ApplyOptions, run_apply
 from reconciler.engine.planner import make_plan
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
 
 COLUMNS = {"i": "int", "b": "bigint", "t": "text", "v": "varchar(20)", "ts": "timestamptz", "f": "float8",
            "j": "jsonb", "bo": "boolean", "n": "numeric", "Mixed": "text"}

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from reconciler.commands.localserver import free_port
-from reconciler.pgbouncer.local import LocalPgbouncer
 from reconciler.ui.demo import create_example_database
 from tests.integration.test_pgbouncer import SECRETS, pool_spec, roles, secrets  # noqa: F401 - fixtures
 from tests.integration.test_plan_fixtures import CASES, FIXTURES
+from tests.pgbouncer_local import LocalPgbouncer
 from tests.sqlforms import KEY_GROUPS, PREDICATE_GROUPS, TABLE_SQL
 
 ROOT = Path(__file__).resolve().parents[2]

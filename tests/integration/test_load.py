@@ -7,9 +7,9 @@ import threading
 
 import yaml
 
+from dev.loadtest import run_pgbench
 from reconciler.engine.apply import ApplyOptions, run_apply
-from reconciler.loadtest import run_pgbench
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
 from tests.pgtest import ROOT
 
 BEFORE = """

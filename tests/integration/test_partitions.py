@@ -15,7 +15,7 @@ import pytest
 from reconciler.connect.session import connect
 from reconciler.engine.apply import ApplyOptions, run_apply
 from reconciler.engine.planner import make_plan
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
 
 ALLOW = ApplyOptions(allow_hazards=frozenset({"partition-detach", "partition-drop", "table-lock"}))
 TABLE = """

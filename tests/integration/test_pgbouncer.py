@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 
 from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer, free_port
-from reconciler.pgbouncer.local import LocalPgbouncer
+from tests.pgbouncer_local import LocalPgbouncer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -191,8 +191,8 @@ def test_committed_ini_routes_to_the_demo_database(tmp_path, monkeypatch):
             conn.execute("CREATE ROLE app LOGIN")
         with psycopg.connect(server.dsn("freeagentics"), autocommit=True) as conn:
             conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO app")
-        from reconciler.render.files import render_files
-        from reconciler.spec import load_spec
+        from reconciler.commands.render import render_files
+        from reconciler.resources.document import load_spec
         rendered = {str(f.path): f for f in render_files(load_spec(ROOT / "schema.yaml"), tmp_path).files}
         userlist.parent.mkdir(parents=True, exist_ok=True)
         userlist.write_text(rendered["pgbouncer/userlist.txt"].content)

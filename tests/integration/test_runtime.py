@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer, free_port
-from reconciler.pgbouncer.local import LocalPgbouncer
+from reconciler.resources.document import load_spec_text
 from reconciler.runtime import (
     BatchWriter,
     FlushError,
@@ -28,7 +28,7 @@ from reconciler.runtime import (
     pool_from_spec,
     pooling_allows_prepare,
 )
-from reconciler.spec import load_spec_text
+from tests.pgbouncer_local import LocalPgbouncer
 from tests.pgtest import wait_for
 
 ALL_TYPES = """

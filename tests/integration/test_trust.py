@@ -370,7 +370,7 @@ def _json_answer(data, status=200):
 def test_patroni_credentials_are_never_sent_where_they_should_not_go():
     from reconciler.base.errors import ConnectionFailed, SpecError
     from reconciler.connect.patroni import PatroniClient
-    from reconciler.spec import load_spec_text
+    from reconciler.resources.document import load_spec_text
 
     with pytest.raises(SpecError) as bad:
         load_spec_text("version: 1\ntarget: {patroni: {url: 'http://admin:Pw-1234@10.0.0.1:8008'}}\n")

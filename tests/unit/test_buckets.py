@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import buckets
-from reconciler.buckets import bucket, bucket_at, parse_interval
+from reconciler.resources.partitions import buckets
+from reconciler.resources.partitions.buckets import bucket, bucket_at, parse_interval
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = ZoneInfo("UTC")

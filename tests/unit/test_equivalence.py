@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.catalog.equivalence import matches, same_expression
 from reconciler.catalog.models import Column, IndexDefinition, IndexKey, LiveTable
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
+from reconciler.resources.indexes.equivalence import matches, same_expression
 
 TABLE = LiveTable(1, "public", "t", "r", (
     Column("id", "integer", None, False), Column("name", "text", "default", False),

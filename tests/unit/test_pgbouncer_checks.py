@@ -2,10 +2,10 @@
 
 import pytest
 
-from reconciler.pgbouncer import scram
-from reconciler.pgbouncer.checks import ServerLimits, cross_check, worst_case_connections
-from reconciler.pgbouncer.facts import normalize
-from reconciler.spec import load_spec_text
+from reconciler.facts.pgbouncer import normalize
+from reconciler.resources.document import load_spec_text
+from reconciler.resources.pgbouncer import scram
+from reconciler.resources.pgbouncer.checks import ServerLimits, cross_check, worst_case_connections
 
 LIMITS = ServerLimits(200, 3, 0, 0, "test")
 

@@ -3,7 +3,7 @@
 import pytest
 
 from reconciler.render import quote_ident, quote_literal, render_statement, template_dir
-from reconciler.spec.models import IndexSpec
+from reconciler.resources.indexes.spec import IndexSpec
 
 
 @pytest.mark.parametrize("name,quoted", [

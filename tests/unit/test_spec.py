@@ -3,13 +3,13 @@
 import pytest
 
 from reconciler.base.errors import SpecError
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
 
 
 def test_repository_schema_yaml_loads():
     from pathlib import Path
 
-    from reconciler.spec import load_spec
+    from reconciler.resources.document import load_spec
     spec = load_spec(Path(__file__).resolve().parents[2] / "schema.yaml")
     names = {i.name for t in spec.tables.values() for i in t.indexes}
     seed = {"idx_agents_active_status_perf", "idx_agents_template_status_active", "idx_agents_lookup_covering",
@@ -61,7 +61,7 @@ def test_problem_lines_follow_the_yaml():
 
 
 def test_json_schema_is_complete():
-    from reconciler.spec.models import Spec
+    from reconciler.resources.document import Spec
     schema = Spec.model_json_schema(by_alias=True)
     index = schema["$defs"]["IndexSpec"]["properties"]
     assert {"name", "columns", "using", "unique", "include", "where", "with", "nulls_not_distinct"} <= set(index)

@@ -20,7 +20,7 @@ from reconciler.base.redaction import forget_all, redact, remember, remember_dsn
 from reconciler.commands.advise.vetting import names_in
 from reconciler.engine.apply.saved import check_saved, differences
 from reconciler.plan.models import Change, Hazard, Plan, Statement
-from reconciler.spec import load_spec_text
+from reconciler.resources.document import load_spec_text
 
 # ---------------------------------------------------------------- 6. input that exhausts it
 

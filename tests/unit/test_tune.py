@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciler.settings.tune import Tuning, derive, memory_text
+from reconciler.resources.settings.tune import Tuning, derive, memory_text
 
 GB = 1024 * 1024
 

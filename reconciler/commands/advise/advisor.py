@@ -36,7 +36,7 @@ from reconciler.commands.advise.upkeep import indexed_columns, upkeep
 from reconciler.commands.advise.vetting import Verdict, vet
 from reconciler.commands.advise.workload import Statement, merge_entries, select_workload
 from reconciler.connect.session import fetch_value
-from reconciler.spec.models import Spec
+from reconciler.resources.document import Spec
 from reconciler.spec.types import parse_size
 
 

@@ -11,7 +11,7 @@ from reconciler.commands.advise.candidates import Candidate
 from reconciler.commands.advise.redundant import IndexFinding
 from reconciler.commands.advise.shape import Table
 from reconciler.render import render_statement
-from reconciler.spec.models import IndexSpec
+from reconciler.resources.indexes.spec import IndexSpec
 
 
 @dataclass

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from reconciler.catalog.desired import live_match, plain_definition
 from reconciler.commands.advise.candidates import Candidate, key_name
 from reconciler.commands.advise.choose import Move, Work, choose
 from reconciler.commands.advise.models import Advice, Recommendation, create_sql, index_spec
@@ -27,7 +26,9 @@ from reconciler.commands.advise.stats import Snapshot
 from reconciler.commands.advise.whatif import Planned, WhatIf
 from reconciler.commands.advise.workload import Statement
 from reconciler.connect.session import fetch_value
-from reconciler.spec.models import IndexSpec, Spec
+from reconciler.resources.document import Spec
+from reconciler.resources.indexes.desired import live_match, plain_definition
+from reconciler.resources.indexes.spec import IndexSpec
 
 HELPS_MIN = 0.005  # a statement counts as helped when the index saves it at least 0.5%
 

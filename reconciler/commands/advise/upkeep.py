@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reconciler.base.sqltext import SqlTextError
-from reconciler.catalog.equivalence import referenced_columns
 from reconciler.catalog.models import IndexDefinition
 from reconciler.commands.advise.candidates import Candidate
 from reconciler.commands.advise.shape import Table
 from reconciler.commands.advise.workload import Statement
+from reconciler.resources.indexes.equivalence import referenced_columns
 
 Writes = list[tuple[Statement, dict[Table, frozenset[str] | None]]]
 

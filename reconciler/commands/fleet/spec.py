@@ -32,8 +32,9 @@ from pydantic import Field, SecretStr, field_validator
 from reconciler.base.errors import PgreconError, Problem, SpecError
 from reconciler.base.kinds import SpecPath, SpecProblem
 from reconciler.base.perf import paused_gc
-from reconciler.spec.loader import SpecSource, load_spec, validate_document
-from reconciler.spec.models import PatroniSpec, Spec
+from reconciler.resources.document import Spec, load_spec
+from reconciler.spec.loader import SpecSource, validate_document
+from reconciler.spec.target import PatroniSpec
 from reconciler.spec.types import DurationMs, EnvSecret, StrictModel, expand_secret
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")

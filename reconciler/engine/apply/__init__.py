@@ -33,7 +33,7 @@ from reconciler.engine.apply.locking import acquire_apply_lock, release_apply_lo
 from reconciler.engine.apply.saved import check_saved
 from reconciler.engine.planner import make_plan
 from reconciler.plan.models import HAZARD_HELP, Change, Hazard, Plan
-from reconciler.spec.models import Spec
+from reconciler.resources.document import Spec
 
 __all__ = ["ApplyOptions", "ApplyReporter", "ApplyResult", "SilentReporter", "check_hazards", "options_for",
            "run_apply"]

@@ -20,7 +20,7 @@ from reconciler.base.errors import ApplyFailed, ConnectionFailed
 from reconciler.connect.patroni import PatroniCluster, PatroniMember
 from reconciler.connect.session import fetch_value
 from reconciler.connect.targets import Target
-from reconciler.settings.values import SettingDef, SettingValueError, normalize
+from reconciler.facts.settings import SettingDef, SettingValueError, normalize
 
 POLL_S = 0.5
 

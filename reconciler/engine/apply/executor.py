@@ -27,10 +27,10 @@ from reconciler.connect.session import time_own_statements
 from reconciler.engine.apply.cluster import ClusterOps
 from reconciler.engine.apply.locking import describe_session
 from reconciler.engine.apply.monitor import BuildProgress, StatementMonitor
-from reconciler.pgbouncer.live import read_live, reload
 from reconciler.plan.models import Change, Plan, Statement
 from reconciler.render import render_statement
-from reconciler.spec.models import TargetSpec
+from reconciler.resources.pgbouncer.live import read_live, reload
+from reconciler.spec.target import TargetSpec
 
 
 @dataclass(frozen=True)
