@@ -25,10 +25,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dev.loadtest import run_pgbench
+from reconciler.commands.examples import create_example_database
 from reconciler.commands.localserver import LocalServer
 from reconciler.engine.apply import ApplyOptions, run_apply
 from reconciler.resources.document import load_spec_text
-from reconciler.ui.demo import create_example_database
 
 CHANGED = {  # replacements (new definitions under the same names) and new indexes
     "public.agents": [{"name": "idx_agents_lookup_covering", "columns": ["template", "status"],

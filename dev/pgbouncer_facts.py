@@ -1,4 +1,4 @@
-"""Regenerate ``pgbouncer/data/pgbouncer.json`` from an installed PgBouncer (run by hand).
+"""Regenerate ``reconciler/facts/data/pgbouncer.json`` from an installed PgBouncer (run by hand).
 
     python -m dev.pgbouncer_facts [/usr/sbin/pgbouncer]
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.pgbouncer_local import LocalPgbouncer
 
-DATA = Path(__file__).resolve().parent / "data" / "pgbouncer.json"
+DATA = Path(__file__).resolve().parents[1] / "reconciler" / "facts" / "data" / "pgbouncer.json"
 DURATIONS = {"autodb_idle_timeout", "client_idle_timeout", "client_login_timeout", "dns_max_ttl",
              "dns_nxdomain_ttl", "dns_zone_check_period", "idle_transaction_timeout", "query_timeout",
              "query_wait_timeout", "reserve_pool_timeout", "server_check_delay", "server_connect_timeout",

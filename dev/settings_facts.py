@@ -1,4 +1,4 @@
-"""Regenerate ``settings/data/pg<major>.json`` from PostgreSQL binaries (run by hand).
+"""Regenerate ``reconciler/facts/data/pg<major>.json`` from PostgreSQL binaries (run by hand).
 
     python -m dev.settings_facts /usr/lib/postgresql/15/bin [.../18/bin ...]
     python -m dev.settings_facts --embedded
@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 
 from reconciler.commands.localserver import LocalServer, embedded_bin_dir
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "reconciler" / "facts" / "data"
 QUERY = """
 SELECT name, vartype, unit, min_val, max_val, enumvals, context, boot_val
 FROM pg_settings ORDER BY name

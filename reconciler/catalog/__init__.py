@@ -9,8 +9,10 @@ from reconciler.catalog.models import (
     LiveIndex,
     LiveTable,
     ServerInfo,
+    normalize_option_value,
+    normalize_storage,
 )
-from reconciler.catalog.reader import CATALOG_QUERIES, normalize_option_value, normalize_storage, read_catalog
+from reconciler.catalog.reader import CATALOG_QUERIES, read_catalog
 
 __all__ = [
     "CATALOG_QUERIES", "Catalog", "Column", "IndexDefinition",

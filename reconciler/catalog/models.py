@@ -12,6 +12,9 @@ import pickle
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from reconciler.base.units import parse_bool
+from reconciler.facts.settings import SettingDef
+
 
 @dataclass(frozen=True, slots=True)
 class IndexKey:
@@ -247,3 +250,75 @@ class Catalog:
     def children_of(self, index_oid: int) -> list[LiveIndex]:
         """Indexes attached to a partitioned index."""
         return self._by_parent_index.get(index_oid, [])
+
+
+def normalize_storage(options: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """``['fillfactor=90', 'fastupdate=off']`` -> sorted pairs with values normalised, so that
+    ``off``/``false``/``no`` and ``90``/``90.0`` compare equal."""
+    pairs = []
+    for option in options or ():
+        key, _, value = option.partition("=")
+        pairs.append((key.lower(), normalize_option_value(value)))
+    return tuple(sorted(pairs))
+
+
+def normalize_option_value(value: str) -> str:
+    """One spelling for a storage-parameter value: numbers by value, boolean words by meaning
+    (PostgreSQL's boolean syntax, :func:`~reconciler.base.units.parse_bool`), other text as written."""
+    text = str(value).strip().strip("'").lower()
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            return "true" if parse_bool(text) else "false"
+        except ValueError:
+            return text
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+# --------------------------------------------------------------------------- settings
+
+@dataclass(frozen=True)
+class LiveSetting:
+    definition: SettingDef
+    setting: str            # current value in the base unit, as pg_settings shows it
+    pending_restart: bool
+
+
+@dataclass(frozen=True)
+class FileSetting:
+    """One line of a configuration file that sets ``name``."""
+
+    sourcefile: str | None
+    sourceline: int | None
+    name: str | None
+    setting: str | None
+    applied: bool
+    error: str | None
+
+    @property
+    def pending(self) -> bool:
+        """Written but not in effect: the server says it "could not be applied" (needs a restart)."""
+        return self.error is not None and "could not be applied" in self.error
+
+    @property
+    def broken(self) -> bool:
+        """A real error in a configuration file (not a value waiting for a restart)."""
+        return bool(self.error) and not self.pending
+
+    @property
+    def auto_conf(self) -> bool:
+        return bool(self.sourcefile and self.sourcefile.endswith("postgresql.auto.conf"))
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    values: dict[str, LiveSetting]            # lower-case name -> live setting
+    files: list[FileSetting] | None           # None when pg_file_settings may not be read
+
+    def last_file_value(self, name: str) -> FileSetting | None:
+        """The entry that wins for ``name`` in the configuration files (the last one)."""
+        if not self.files:
+            return None
+        entries = [f for f in self.files if f.name and f.name.lower() == name.lower() and not f.broken]
+        return entries[-1] if entries else None

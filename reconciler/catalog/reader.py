@@ -9,6 +9,7 @@ server's work to one cheap pass over ``pg_index``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -16,7 +17,6 @@ from typing import Any
 import psycopg
 
 from reconciler.base.perf import paused_gc
-from reconciler.base.units import parse_bool
 from reconciler.catalog.models import (
     Catalog,
     Column,
@@ -26,6 +26,7 @@ from reconciler.catalog.models import (
     LiveIndex,
     LiveTable,
     ServerInfo,
+    normalize_storage,
 )
 
 CATALOG_QUERIES = 5  # server, extensions, tables, indexes, names (a test counts them on a real server)
@@ -124,30 +125,6 @@ class IndexNames:
         return cls(opclasses, collations)
 
 
-def normalize_storage(options: list[str] | None) -> tuple[tuple[str, str], ...]:
-    """``['fillfactor=90', 'fastupdate=off']`` -> sorted pairs with values normalised, so that
-    ``off``/``false``/``no`` and ``90``/``90.0`` compare equal."""
-    pairs = []
-    for option in options or ():
-        key, _, value = option.partition("=")
-        pairs.append((key.lower(), normalize_option_value(value)))
-    return tuple(sorted(pairs))
-
-
-def normalize_option_value(value: str) -> str:
-    """One spelling for a storage-parameter value: numbers by value, boolean words by meaning
-    (PostgreSQL's boolean syntax, :func:`~reconciler.base.units.parse_bool`), other text as written."""
-    text = str(value).strip().strip("'").lower()
-    try:
-        number = float(text)
-    except ValueError:
-        try:
-            return "true" if parse_bool(text) else "false"
-        except ValueError:
-            return text
-    return str(int(number)) if number.is_integer() else repr(number)
-
-
 _KEYS: dict[tuple, IndexKey] = {}
 
 
@@ -198,3 +175,11 @@ def live_index(row: tuple, names: IndexNames, attributes: dict[int, tuple[str, i
                                  normalize_storage(storage) if storage else (), bool(nulls_not_distinct))
     return LiveIndex(oid, schema, name, table_oid, definition, valid, ready, partitioned, parent_oid,
                      tuple(constraints or ()), tuple(storage or ()))
+
+
+def database_now(conn: psycopg.Connection) -> datetime:
+    """The database's ``now()`` (aware): "now" for every time-based decision unless pinned."""
+    row = conn.execute("SELECT pg_catalog.now()").fetchone()
+    assert row is not None
+    value: datetime = row[0]
+    return value

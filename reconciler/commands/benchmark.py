@@ -24,12 +24,12 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from reconciler.commands.examples import create_example_database, default_spec_file, examples_dir, load_generator
 from reconciler.commands.localserver import LocalServer
 from reconciler.connect.session import fetch_value
 from reconciler.engine.apply import ApplyOptions, run_apply
 from reconciler.resources.document import Spec, load_spec
 from reconciler.runtime import BatchWriter, PreparedStatements, QueryCache, pool_from_spec
-from reconciler.ui.demo import create_example_database, default_spec_file, examples_dir, load_generator
 
 SEED_CLAIMS = {"active_lookup": ("250ms", "15ms", "16.7x"), "coalition_members": ("180ms", "12ms", "15x"),
                "name_search": ("320ms", "25ms", "12.8x"), "batch_insert": ("5.2s", "0.3s", "17.3x"),

@@ -20,8 +20,7 @@ from reconciler.base.errors import ConnectionFailed, PgreconError
 from reconciler.base.kinds import SpecPath
 from reconciler.connect.patroni import PatroniClient, PatroniCluster, PatroniMember, member_dsn
 from reconciler.connect.session import READS, SessionPolicy, check_dsn, connect, describe_dsn
-from reconciler.resources.document import Spec
-from reconciler.spec.target import PatroniSpec, check_url
+from reconciler.spec.target import PatroniSpec, Targeted, check_url
 
 
 @dataclass
@@ -110,7 +109,7 @@ def patroni_client(patroni: PatroniSpec, expand: Expand, path: SpecPath = ("targ
                          _allowed_hosts(patroni.url, dsn, patroni.hosts))
 
 
-def target_for(spec: Spec | None, dsn: str, patroni_url: str | None = None, name: str = "",
+def target_for(spec: Targeted | None, dsn: str, patroni_url: str | None = None, name: str = "",
                read_only: bool = False) -> Target:
     """The target of a command: ``dsn``, with the spec's ``target.patroni`` (or ``patroni_url``),
     its sessions set up as the spec's ``target`` says (read-only too when ``read_only``)."""
@@ -126,7 +125,7 @@ def target_for(spec: Spec | None, dsn: str, patroni_url: str | None = None, name
     return Target(dsn, None, name, policy)
 
 
-def session_policy(spec: Spec | None, read_only: bool = False) -> SessionPolicy:
+def session_policy(spec: Targeted | None, read_only: bool = False) -> SessionPolicy:
     """How pgrecon's sessions on ``spec``'s target are set up: its search_path and read timeouts
     (``target:``); read-only when ``read_only`` or ``target.read_only`` (plan and check)."""
     if spec is None:

@@ -19,17 +19,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import psycopg
 
 from reconciler.base.kinds import ChangeKind
 from reconciler.catalog.models import Catalog
+from reconciler.catalog.reader import database_now
 from reconciler.connect.targets import Target
 from reconciler.plan.models import Change
+from reconciler.render.files import RenderedFile
 from reconciler.resources.diffs import Diff
 from reconciler.resources.document import Spec
-from reconciler.resources.partitions.read import database_now
 
 __all__ = ["Diff", "InspectContext", "PlanContext", "ResourceType"]
 
@@ -98,3 +100,9 @@ class ResourceType(Generic[L, A]):
         """Spec fragments: top-level keys (``extensions``, ``postgres``, ``pgbouncer``) or
         ``{"tables": {key: {…}}}``, merged by ``inspect``. Empty when there is nothing to say."""
         return {}
+
+    def files(self, spec: Spec, out_dir: Path, spec_file: str,
+              secrets: bool) -> tuple[list[RenderedFile], list[str]]:
+        """The files this kind renders from ``spec`` (``pgrecon render``), and warnings; without
+        ``secrets`` those that need passwords are left out."""
+        return [], []

@@ -4,9 +4,11 @@ a Patroni cluster's REST API, timeouts, its sessions' search_path and read-only 
 from __future__ import annotations
 
 import urllib.parse
+from typing import Protocol
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from reconciler.base.kinds import SpecPath
 from reconciler.spec.types import DurationMs, EnvSecret, Identifier, StrictModel
 
 
@@ -83,3 +85,11 @@ class TargetSpec(StrictModel):
         "defaults are not used)"))
 
 
+class Targeted(Protocol):
+    """What connecting needs of a spec: its ``target`` section and its secrets' expansion (the
+    spec assembled from the kinds' parts is one; the connect layer needs no more of it)."""
+
+    @property
+    def target(self) -> TargetSpec: ...
+
+    def secret(self, path: SpecPath, value: SecretStr) -> str: ...

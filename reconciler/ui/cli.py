@@ -99,7 +99,7 @@ def _parse_now(now: str | None) -> datetime | None:
 def _dsn(spec: Any, dsn: str | None, embedded: bool) -> str:
     remember_dsn(dsn)
     if embedded:
-        from reconciler.ui.demo import embedded_dsn
+        from reconciler.commands.examples import embedded_dsn
         return embedded_dsn()
     spec_dsn = spec.secret(("target", "dsn"), spec.target.dsn) if spec and spec.target.dsn else None
     return resolve_dsn(dsn, spec_dsn)

@@ -21,7 +21,7 @@ def run(args, cwd, env):
 
 
 def test_ci_sequence_against_a_real_server(db, tmp_path):
-    from reconciler.ui.demo import examples_dir, load_generator
+    from reconciler.commands.examples import examples_dir, load_generator
     db.execute((examples_dir() / "schema.sql").read_text())
     load_generator().generate(db.conn, agents=500, links=1500)
     work = tmp_path / "repo"

@@ -127,7 +127,7 @@ def test_injection_corpus_runs_no_extra_statement(db, spec_file):
 
 
 def test_pgbouncer_ini_injection_adds_no_line(tmp_path):
-    from reconciler.commands.render import pgbouncer_ini
+    from reconciler.resources.pgbouncer.files import pgbouncer_ini
     base = {"version": 1, "pgbouncer": {"databases": {"d": {"host": "h", "dbname": "d"}},
                                         "users": [{"name": "app"}], "settings": {"default_pool_size": 10}}}
     clean = pgbouncer_ini(load_spec_text(yaml.safe_dump(base)), "s").content

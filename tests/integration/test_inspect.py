@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from reconciler.commands.examples import create_example_database
 from reconciler.commands.localserver import free_port
-from reconciler.ui.demo import create_example_database
 from tests.integration.test_pgbouncer import SECRETS, pool_spec, roles, secrets  # noqa: F401 - fixtures
 from tests.integration.test_plan_fixtures import CASES, FIXTURES
 from tests.pgbouncer_local import LocalPgbouncer

@@ -20,7 +20,7 @@ CREATE INDEX idx_coalitions_high_performing ON coalitions (performance_score) WH
 
 
 def test_apply_under_pgbench_has_no_failed_transactions(db):
-    from reconciler.ui.demo import examples_dir, load_generator
+    from reconciler.commands.examples import examples_dir, load_generator
     db.execute((examples_dir() / "schema.sql").read_text())
     load_generator().generate(db.conn, agents=3000, links=9000)
     db.execute(BEFORE)

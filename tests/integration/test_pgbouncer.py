@@ -185,7 +185,7 @@ def test_committed_ini_routes_to_the_demo_database(tmp_path, monkeypatch):
     userlist = Path("/etc/pgbouncer/userlist.txt")
     backup = userlist.read_bytes() if userlist.exists() else None
     try:
-        from reconciler.ui.demo import create_example_database
+        from reconciler.commands.examples import create_example_database
         counts = create_example_database(server, agents=300, links=600)
         with psycopg.connect(server.dsn(), autocommit=True) as conn:
             conn.execute("CREATE ROLE app LOGIN")

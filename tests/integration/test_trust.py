@@ -548,7 +548,7 @@ def test_a_team_role_runs_every_command_of_the_demo_spec(clean, tmp_path):
     """The demo spec (schema.yaml) as a role that is not a superuser: `pgrecon grants` prints what
     it needs, a superuser runs that once, then plan, apply, check, inspect, advise and history run
     as the role."""
-    from reconciler.ui.demo import load_generator
+    from reconciler.commands.examples import load_generator
     db = clean
     owner, team = _role(db, "NOLOGIN"), _role(db, "LOGIN")
     try:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from reconciler.resources.indexes.diff import TEMP_PREFIX, child_index_name, diff_indexes, temp_index_name
-
 from reconciler.catalog.models import Catalog, Column, IndexDefinition, IndexKey, LiveIndex, LiveTable, ServerInfo
 from reconciler.resources.document import load_spec_text
 from reconciler.resources.indexes.desired import DesiredIndex, plain_definition
+from reconciler.resources.indexes.diff import TEMP_PREFIX, child_index_name, diff_indexes, temp_index_name
 from reconciler.resources.indexes.resource import index_changes
 
 SERVER = ServerInfo(180000, "18.0", "db", "u")

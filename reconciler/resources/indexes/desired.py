@@ -16,32 +16,15 @@ from dataclasses import dataclass, field
 import psycopg
 
 from reconciler.base.kinds import SpecProblem
-from reconciler.catalog.models import Catalog, IndexDefinition, LiveIndex, LiveTable
-from reconciler.catalog.reader import normalize_storage, shared_key
+from reconciler.catalog.models import Catalog, IndexDefinition, LiveIndex, LiveTable, normalize_storage
+from reconciler.catalog.reader import shared_key
 from reconciler.resources.document import Spec
 from reconciler.resources.indexes.canonical import CanonicalRequest, IndexRef, canonicalize
 from reconciler.resources.indexes.canonical_cache import cache_key, context_key, read_cached
+from reconciler.resources.indexes.diff import DesiredIndex
 from reconciler.resources.indexes.equivalence import matches
 from reconciler.resources.indexes.spec import IndexSpec
 from reconciler.spec.types import split_table_key
-
-
-@dataclass(frozen=True)
-class DesiredIndex:
-    """A declared index with its canonical definition and its place in the spec."""
-
-    table_key: str
-    position: int
-    spec: IndexSpec
-    definition: IndexDefinition
-
-    @property
-    def path(self) -> tuple:
-        return ("tables", self.table_key, "indexes", self.position)
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
 
 
 def plain_definition(index: IndexSpec) -> IndexDefinition | None:

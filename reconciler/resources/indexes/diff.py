@@ -30,9 +30,27 @@ from reconciler.base.names import fit, fit_unique
 from reconciler.catalog.models import Catalog, IndexDefinition, LiveIndex, LiveTable
 from reconciler.resources.diffs import Diff
 from reconciler.resources.document import Spec
-from reconciler.resources.indexes.desired import DesiredIndex
+from reconciler.resources.indexes.spec import IndexSpec
 
 TEMP_PREFIX = "_pgrecon_"
+
+
+@dataclass(frozen=True)
+class DesiredIndex:
+    """A declared index with its canonical definition and its place in the spec."""
+
+    table_key: str
+    position: int
+    spec: IndexSpec
+    definition: IndexDefinition
+
+    @property
+    def path(self) -> tuple:
+        return ("tables", self.table_key, "indexes", self.position)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
 
 def temp_index_name(schema: str, table: str, name: str) -> str:

@@ -26,8 +26,7 @@ from pglast.enums import A_Expr_Kind
 from pglast.parser import ParseError
 
 from reconciler.base import sqltext
-from reconciler.catalog.models import IndexDefinition, IndexKey, LiveTable
-from reconciler.catalog.reader import normalize_storage
+from reconciler.catalog.models import IndexDefinition, IndexKey, LiveTable, normalize_storage
 from reconciler.resources.indexes.spec import IndexColumn, IndexSpec
 
 _COMPARISONS = frozenset({"=", "<>", "<", ">", "<=", ">="})

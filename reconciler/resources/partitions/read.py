@@ -7,19 +7,12 @@ create, so their cost follows the spec's partitions, not the size of the databas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from reconciler.catalog.models import LiveTable
-from reconciler.connect.session import fetch_value
-
-
-def database_now(conn: psycopg.Connection) -> datetime:
-    """The database's ``now()`` (aware)."""
-    return fetch_value(conn, "SELECT now()")
 
 
 def taken_names(conn: psycopg.Connection, names: list[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from reconciler.base.kinds import Action, ChangeKind
 from reconciler.catalog.models import Catalog, LiveTable
+from reconciler.catalog.reader import database_now
 from reconciler.plan.locks import ACCESS_EXCLUSIVE, SHARE, SHARE_UPDATE_EXCLUSIVE
 from reconciler.plan.models import Change, Hazard, Statement
 from reconciler.render import quote_ident, render_statement
@@ -29,7 +30,7 @@ from reconciler.resources.partitions.diff import (
     parse_bound,
     partition_plans,
 )
-from reconciler.resources.partitions.read import RangeCount, database_now, default_stats, rows_in_ranges, taken_names
+from reconciler.resources.partitions.read import RangeCount, default_stats, rows_in_ranges, taken_names
 
 CREATE_PHASE, RETIRE_PHASE = 50, 90
 

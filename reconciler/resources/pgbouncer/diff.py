@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.resources.pgbouncer.live import LivePgbouncer
+
+@dataclass(frozen=True)
+class LivePgbouncer:
+    version: str                                  # e.g. "1.18.0"
+    config: dict[str, tuple[str | None, bool]]    # key -> (value, changeable by RELOAD)
+    databases: dict[str, dict]                    # SHOW DATABASES rows by name
+
 
 DATABASE_FIELDS = {"host": "host", "port": "port", "dbname": "database", "user": "force_user",
                    "pool_size": "pool_size", "min_pool_size": "min_pool_size", "reserve_pool": "reserve_pool",

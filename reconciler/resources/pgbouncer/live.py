@@ -5,22 +5,14 @@ The admin console speaks only the simple query protocol, so a client-side-bindin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import psycopg
 from psycopg.rows import dict_row
 
 from reconciler.connect.session import open_connection
+from reconciler.resources.pgbouncer.diff import LivePgbouncer
 
 SHOW = {"CONFIG": "SHOW CONFIG", "DATABASES": "SHOW DATABASES", "VERSION": "SHOW VERSION", "POOLS": "SHOW POOLS",
         "USERS": "SHOW USERS"}
-
-
-@dataclass(frozen=True)
-class LivePgbouncer:
-    version: str                                  # e.g. "1.18.0"
-    config: dict[str, tuple[str | None, bool]]    # key -> (value, changeable by RELOAD)
-    databases: dict[str, dict]                    # SHOW DATABASES rows by name
 
 
 def admin_connect(dsn: str) -> psycopg.Connection:

@@ -11,19 +11,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from reconciler.base.kinds import Action, ChangeKind, Note
-from reconciler.commands.render import pgbouncer_ini, pgbouncer_settings
+from reconciler.catalog.settings import read_settings
 from reconciler.facts.pgbouncer import known
 from reconciler.facts.pgbouncer import normalize as pgbouncer_value
 from reconciler.facts.settings import normalize
 from reconciler.plan.models import Change, Hazard, Statement
+from reconciler.render.files import RenderedFile
 from reconciler.resources.base import InspectContext, PlanContext, ResourceType
 from reconciler.resources.diffs import Diff
 from reconciler.resources.document import Spec
 from reconciler.resources.pgbouncer.checks import LIMIT_NAMES, cross_check, limits_from, target_release
 from reconciler.resources.pgbouncer.diff import DATABASE_FIELDS, PgbouncerDiff, diff_pgbouncer, read_ini_pairs
+from reconciler.resources.pgbouncer.files import pgbouncer_files, pgbouncer_ini, pgbouncer_settings
 from reconciler.resources.pgbouncer.live import LivePgbouncer, admin_connect, read_live, show
 from reconciler.resources.pgbouncer.spec import RESERVED_KEYS
-from reconciler.resources.settings.read import read_settings
 
 
 @dataclass
@@ -100,6 +101,10 @@ class Pgbouncer(ResourceType[PgbouncerState, PgbouncerDiff]):
         if not ctx.pgbouncer_dsn:
             return {}
         return {"pgbouncer": export_pgbouncer(ctx.pgbouncer_dsn)}
+
+    def files(self, spec: Spec, out_dir: Path, spec_file: str,
+              secrets: bool) -> tuple[list[RenderedFile], list[str]]:
+        return pgbouncer_files(spec, out_dir, spec_file, secrets)
 
 
 _TOP_LEVEL = ("listen_addr", "listen_port", "auth_type", "auth_file")

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from reconciler.base.kinds import ChangeKind, Note
+from reconciler.catalog.models import LiveSettings
 from reconciler.facts.settings import SettingDef, SettingValueError, display, normalize
 from reconciler.facts.settings import shown as shown_value
 from reconciler.resources.diffs import Diff
 from reconciler.resources.settings.desired import DesiredSetting
-from reconciler.resources.settings.read import LiveSettings
 
 
 @dataclass(frozen=True)

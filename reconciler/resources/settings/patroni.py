@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.catalog.models import LiveSettings
 from reconciler.facts.settings import SettingDef, SettingValueError, display, normalize
 from reconciler.resources.diffs import Diff
 from reconciler.resources.settings.desired import DesiredSetting
 from reconciler.resources.settings.diff import SettingAction, note
-from reconciler.resources.settings.read import LiveSettings
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ Each change says whether it takes effect on reload, for new sessions or after a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import psycopg
@@ -17,16 +18,19 @@ from psycopg.rows import dict_row
 
 from reconciler.base.errors import ConnectionFailed
 from reconciler.base.kinds import Action, ChangeKind
+from reconciler.catalog.models import LiveSettings
+from reconciler.catalog.settings import read_settings
 from reconciler.connect.targets import Target
 from reconciler.facts.settings import SettingDef, SettingValueError, carries_secret, display, normalize, shown
 from reconciler.plan.models import Change, Hazard, Statement
 from reconciler.render import quote_literal, render_statement
+from reconciler.render.files import RenderedFile
 from reconciler.resources.base import Diff, InspectContext, PlanContext, ResourceType
 from reconciler.resources.document import Spec
 from reconciler.resources.settings.desired import desired_settings
 from reconciler.resources.settings.diff import SettingAction, SettingDiff, diff_settings
+from reconciler.resources.settings.files import postgres_conf
 from reconciler.resources.settings.patroni import MemberState, PatroniSettingDiff, diff_patroni_settings
-from reconciler.resources.settings.read import LiveSettings, read_settings
 
 EFFECTS = {"restart": "takes effect after a restart", "reload": "takes effect on reload",
            "new sessions": "new sessions only"}
@@ -78,6 +82,10 @@ class ServerSettings(ResourceType[Any, Any]):
     def export(self, ctx: InspectContext) -> dict[str, Any]:
         settings = configured_settings(ctx.conn)
         return {"postgres": {"settings": settings}} if settings else {}
+
+    def files(self, spec: Spec, out_dir: Path, spec_file: str,
+              secrets: bool) -> tuple[list[RenderedFile], list[str]]:
+        return [postgres_conf(spec, spec_file)], []
 
 
 def read_patroni(target: Target, conn: psycopg.Connection, names: list[str]) -> PatroniState:

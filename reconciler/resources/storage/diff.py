@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.catalog.models import Catalog, LiveTable
-from reconciler.catalog.reader import normalize_option_value
+from reconciler.catalog.models import Catalog, LiveTable, normalize_option_value
 from reconciler.resources.diffs import Diff
 from reconciler.resources.document import Spec
 
