@@ -286,8 +286,8 @@ def pgrecon_set(dsn: str) -> tuple[list[str], dict]:
         seconds = time.perf_counter() - started
     statements, names = [], []
     for rec in advice.recommendations:
-        statements.append(render_statement("create_index", index=rec.spec, name=rec.name, table=rec.candidate.table,
-                                           concurrently=False, only=False))
+        statements.append(render_statement("indexes/create_index", index=rec.spec, name=rec.name,
+                                           table=rec.candidate.table, concurrently=False, only=False))
         names.append({"name": rec.name, "definition": rec.candidate.label(), "verified_by": rec.verified_by,
                       "helps": len(rec.helps)})
     return statements, {"seconds": round(seconds, 1), "recommendations": names, "workload": advice.workload,

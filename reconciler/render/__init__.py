@@ -27,7 +27,7 @@ def template_dir() -> Path:
     """Where the templates are: inside the installed package, else the checkout's ``templates/``."""
     here = Path(__file__).resolve().parent.parent
     for candidate in (here / "templates", here.parent / "templates"):
-        if (candidate / "sql").is_dir():
+        if (candidate / "sql").is_dir() and (candidate / "indexes").is_dir():
             return candidate
     raise FileNotFoundError(f"pgrecon templates not found next to {here}")
 
@@ -133,6 +133,8 @@ def render(template: str, **context) -> str:
 
 
 def render_statement(template: str, **context) -> str:
-    """Render one SQL statement from ``templates/sql/<template>.sql.j2`` (surrounding blanks
-    removed; the template keeps the statement on one line)."""
-    return render(f"sql/{template}.sql.j2", **context).strip()
+    """Render one SQL statement from ``templates/<kind>/<name>.sql.j2`` (``"indexes/create_index"``;
+    a bare name is in ``templates/sql/``), surrounding blanks removed; the template keeps the
+    statement on one line."""
+    path = f"{template}.sql.j2" if "/" in template else f"sql/{template}.sql.j2"
+    return render(path, **context).strip()

@@ -33,17 +33,18 @@ from reconciler.render.files import RenderedFile
 from reconciler.resources.diffs import Diff
 from reconciler.resources.document import Spec
 
-__all__ = ["Diff", "InspectContext", "PlanContext", "ResourceType"]
+__all__ = ["AnyResource", "Diff", "InspectContext", "PlanContext", "ResourceType", "in_needed_order"]
 
-A = TypeVar("A")
 L = TypeVar("L")
+D = TypeVar("D", bound=Diff[Any])
+N = TypeVar("N", bound=Diff[Any])
 
 
 @dataclass
 class PlanContext:
     """What resources read while planning: the session, the spec, the shared catalog snapshot,
-    "now" (pinned, else the database's, read when first needed) and the diffs of the resources
-    before them in the registry."""
+    "now" (pinned, else the database's, read when first needed) and the diffs of the kinds
+    planned before (:meth:`needed`)."""
 
     conn: psycopg.Connection
     spec: Spec
@@ -53,6 +54,16 @@ class PlanContext:
     remember_forms: bool = False  # apply: create the canonical-form cache and keep what was computed
     diffs: dict[ChangeKind, Diff[Any]] = field(default_factory=dict)
     _now: datetime | None = field(default=None, repr=False)
+
+    def needed(self, kind: ChangeKind, of: type[N]) -> N | None:
+        """The diff of ``kind``, which a resource ``needs`` (so it was planned before it), as the
+        type that kind's diff has; ``None`` when the spec declares nothing of that kind."""
+        found = self.diffs.get(kind)
+        if found is None:
+            return None
+        if not isinstance(found, of):
+            raise TypeError(f"the {kind} diff is a {type(found).__name__}, not a {of.__name__}")
+        return found
 
     @property
     def now(self) -> datetime:
@@ -76,12 +87,14 @@ class InspectContext:
     pgbouncer_dsn: str | None = None
 
 
-class ResourceType(Generic[L, A]):
-    """Base of every resource type (see the module doc)."""
+class ResourceType(Generic[L, D]):
+    """Base of every resource type (see the module doc): ``L`` is what :meth:`read` returns, ``D``
+    the :class:`Diff` (or subclass) its :meth:`diff` returns and :meth:`changes` takes."""
 
     kind: ClassVar[ChangeKind]
     section: ClassVar[str]          # its name for ``inspect --include``
     phase: ClassVar[int]            # where its changes go in the plan (lower first)
+    needs: ClassVar[tuple[ChangeKind, ...]] = ()   # kinds whose diff this one reads (planned before it)
 
     def declared(self, spec: Spec) -> bool:
         raise NotImplementedError
@@ -89,10 +102,10 @@ class ResourceType(Generic[L, A]):
     def read(self, ctx: PlanContext) -> L:
         raise NotImplementedError
 
-    def diff(self, ctx: PlanContext, live: L) -> Diff[A]:
+    def diff(self, ctx: PlanContext, live: L) -> D:
         raise NotImplementedError
 
-    def changes(self, diff: Diff[A]) -> list[tuple[int, Change]]:
+    def changes(self, diff: D) -> list[tuple[int, Change]]:
         """``(phase, change)`` pairs; most resources use their ``phase`` for every change."""
         raise NotImplementedError
 
@@ -106,3 +119,25 @@ class ResourceType(Generic[L, A]):
         """The files this kind renders from ``spec`` (``pgrecon render``), and warnings; without
         ``secrets`` those that need passwords are left out."""
         return [], []
+
+
+AnyResource = ResourceType[Any, Any]
+
+
+def in_needed_order(resources: list[AnyResource]) -> tuple[AnyResource, ...]:
+    """``resources`` ordered so that each comes after the kinds it ``needs`` (otherwise in the
+    order given); a need that is not registered, or a cycle, is a programming error."""
+    by_kind = {r.kind: r for r in resources}
+    for r in resources:
+        missing = [k for k in r.needs if k not in by_kind]
+        if missing:
+            raise RuntimeError(f"{r.kind} needs {', '.join(missing)}, which no registered resource type is")
+    done: list[AnyResource] = []
+    waiting = list(resources)
+    while waiting:
+        ready = next((r for r in waiting if all(by_kind[k] in done for k in r.needs)), None)
+        if ready is None:
+            raise RuntimeError(f"resource types need each other: {', '.join(r.kind for r in waiting)}")
+        done.append(ready)
+        waiting.remove(ready)
+    return tuple(done)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from reconciler.base.kinds import Note, SpecPath, SpecProblem
 
@@ -15,9 +15,9 @@ A = TypeVar("A")
 @dataclass
 class Diff(Generic[A]):
     """What a resource's diff found: actions to take, notes to tell, problems that stop the plan.
-    ``extra`` carries what a later resource may read (e.g. the settings' desired values)."""
+    A kind whose diff another needs subclasses it with what that one reads (the settings'
+    declared values, for PgBouncer's pool checks)."""
 
     actions: list[A] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     problems: list[SpecProblem] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)

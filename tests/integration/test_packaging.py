@@ -16,7 +16,7 @@ def test_wheel_carries_templates_and_catalog_sql(tmp_path):
     assert build.returncode == 0, build.stderr
     wheel = next(tmp_path.glob("pgrecon-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("reconciler/templates/sql/create_index.sql.j2", "reconciler/templates/output/plan.txt.j2",
+    for needed in ("reconciler/templates/indexes/create_index.sql.j2", "reconciler/templates/output/plan.txt.j2",
                    "reconciler/catalog/sql/indexes.sql", "reconciler/examples/freeagentics/schema.sql",
                    "reconciler/examples/schema.yaml"):
         assert needed in names

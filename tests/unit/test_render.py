@@ -25,7 +25,7 @@ def test_create_index_statement():
         "name": "Idx", "columns": ["status", "last_active DESC NULLS LAST",
                                    {"expression": "lower(name)", "opclass": "public.gin_trgm_ops"}],
         "include": ["Note"], "where": "status = 'active'", "with": {"fillfactor": 90}})
-    sql = render_statement("create_index", index=index, name=index.name, table=("public", "My Table"),
+    sql = render_statement("indexes/create_index", index=index, name=index.name, table=("public", "My Table"),
                            concurrently=True, only=False)
     assert sql == ('CREATE INDEX CONCURRENTLY "Idx" ON public."My Table" USING btree (status, last_active DESC '
                    "NULLS LAST, (lower(name)) public.gin_trgm_ops) INCLUDE (note) WITH (fillfactor = '90') "
@@ -39,9 +39,9 @@ def test_expression_filter_refuses_unparsed_text():
                                       where="true); DROP TABLE t; --", with_={}, nulls_not_distinct=False)
     from reconciler.base.sqltext import SqlTextError
     with pytest.raises(SqlTextError):
-        render_statement("create_index", index=index, name="x", table=("public", "t"), concurrently=False,
+        render_statement("indexes/create_index", index=index, name="x", table=("public", "t"), concurrently=False,
                          only=False)
 
 
 def test_templates_found():
-    assert (template_dir() / "sql" / "create_index.sql.j2").exists()
+    assert (template_dir() / "indexes" / "create_index.sql.j2").exists()

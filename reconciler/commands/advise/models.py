@@ -106,4 +106,4 @@ def index_spec(candidate: Candidate) -> tuple[str, IndexSpec]:
 
 
 def create_sql(table: Table, name: str, index: IndexSpec) -> str:
-    return render_statement("create_index", index=index, name=name, table=table, concurrently=False, only=False)
+    return render_statement("indexes/create_index", index=index, name=name, table=table, concurrently=False, only=False)

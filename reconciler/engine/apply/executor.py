@@ -268,5 +268,5 @@ class Executor:
         if statement.builds is None or self.conn.closed or self.conn.broken:
             return
         with contextlib.suppress(psycopg.Error):  # else the next plan sees the INVALID index and rebuilds it
-            self.conn.execute(render_statement("drop_index", index=statement.builds, concurrently=True,
+            self.conn.execute(render_statement("indexes/drop_index", index=statement.builds, concurrently=True,
                                                if_exists=True))

@@ -16,7 +16,7 @@ from reconciler.resources.extensions.diff import ExtensionAction, diff_extension
 NOT_EXPORTED = frozenset({"plpgsql"})  # always there; not something a team declares
 
 
-class Extensions(ResourceType[Catalog, ExtensionAction]):
+class Extensions(ResourceType[Catalog, Diff[ExtensionAction]]):
     kind: ClassVar[ChangeKind] = ChangeKind.EXTENSION
     section: ClassVar[str] = "extensions"
     phase: ClassVar[int] = 20
@@ -43,9 +43,9 @@ def extension_change(action: ExtensionAction) -> Change:
     """CREATE EXTENSION or ALTER EXTENSION … UPDATE for one declared extension."""
     ext = action.spec
     if action.action == "create":
-        sql = render_statement("create_extension", name=ext.name, schema=ext.schema_, version=ext.version)
+        sql = render_statement("extensions/create_extension", name=ext.name, schema=ext.schema_, version=ext.version)
     else:
-        sql = render_statement("update_extension", name=ext.name, version=ext.version)
+        sql = render_statement("extensions/update_extension", name=ext.name, version=ext.version)
     return Change(kind=ChangeKind.EXTENSION, action=Action(action.action), name=ext.name, reason=action.reason,
                   statements=(Statement(sql=sql),),
                   details={"version": ext.version, "installed_version": action.installed_version})

@@ -70,14 +70,15 @@ def _statements(batch: dict[int, list[CanonicalRequest]]):
     for t, requests in enumerate(batch.values()):
         copy = f"pgrecon_canon_{t}"
         table = requests[0].table
-        yield None, render_statement("create_temp_copy", name=("pg_temp", copy), source=(table.schema, table.name))
+        yield None, render_statement("indexes/create_temp_copy", name=("pg_temp", copy),
+                                     source=(table.schema, table.name))
         for i, request in enumerate(requests):
-            yield request, render_statement("create_index", index=request.index, name=f"{copy}_{i}",
+            yield request, render_statement("indexes/create_index", index=request.index, name=f"{copy}_{i}",
                                             table=("pg_temp", copy), concurrently=False, only=False)
 
 
 def _canonicalize_batch(conn, batch, extensions, lock_timeout_ms) -> dict[IndexRef, CanonicalResult]:
-    prelude = [render_statement("create_extension", name=e.name, schema=e.schema_, version=e.version)
+    prelude = [render_statement("extensions/create_extension", name=e.name, schema=e.schema_, version=e.version)
                for e in extensions]
     statements = list(_statements(batch))
     names: dict[str, IndexRef] = {}

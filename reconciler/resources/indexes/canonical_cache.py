@@ -38,8 +38,8 @@ def context_key(catalog: Catalog) -> str:
 
 def cache_key(context: str, table: LiveTable, index: IndexSpec) -> str:
     """The hash of everything the canonical form of ``index`` on ``table`` depends on."""
-    statement = render_statement("create_index", index=index, name="pgrecon_key", table=("pg_temp", "pgrecon_key"),
-                                 concurrently=False, only=False)
+    statement = render_statement("indexes/create_index", index=index, name="pgrecon_key",
+                                 table=("pg_temp", "pgrecon_key"), concurrently=False, only=False)
     columns = json.dumps([[c.name, c.type, c.collation] for c in table.columns])
     return hashlib.sha256("\n".join((context, columns, statement)).encode()).hexdigest()
 
@@ -79,7 +79,7 @@ def store(conn: psycopg.Connection, entries: dict[str, IndexDefinition], create:
         return 0
     with conn.transaction():
         if create:
-            conn.execute(render("sql/canonical_cache_schema.sql.j2"))
+            conn.execute(render("indexes/canonical_cache_schema.sql.j2"))
         if not check_own_schema(conn, schema_owner).has("canonical_cache"):
             return 0
         with conn.cursor() as cur:

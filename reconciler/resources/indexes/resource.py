@@ -47,7 +47,7 @@ class IndexState:
     notes: tuple[str, ...] = ()
 
 
-class Indexes(ResourceType[IndexState, IndexAction]):
+class Indexes(ResourceType[IndexState, IndexDiff]):
     kind: ClassVar[ChangeKind] = ChangeKind.INDEX
     section: ClassVar[str] = "indexes"
     phase: ClassVar[int] = 40
@@ -69,7 +69,7 @@ class Indexes(ResourceType[IndexState, IndexAction]):
         diff.notes += [Note(kind=ChangeKind.INDEX, name="", message=message) for message in live.notes]
         return diff
 
-    def changes(self, diff: IndexDiff) -> list[tuple[int, Change]]:  # type: ignore[override]
+    def changes(self, diff: IndexDiff) -> list[tuple[int, Change]]:
         return [(self.phase, change) for change in index_changes(diff.actions)]
 
     def export(self, ctx: InspectContext) -> dict[str, Any]:
@@ -172,31 +172,31 @@ def index_changes(actions: list[IndexAction]) -> list[Change]:
 
 
 def _build(index, name: tuple[str, str], table: tuple[str, str]) -> Statement:
-    return Statement(sql=render_statement("create_index", index=index, name=name[1], table=table,
+    return Statement(sql=render_statement("indexes/create_index", index=index, name=name[1], table=table,
                                           concurrently=True, only=False),
                      transactional=False, lock=SHARE_UPDATE_EXCLUSIVE, timeout="build", builds=name)
 
 
 def _create_only(index, name: str, table: tuple[str, str]) -> Statement:
-    return Statement(sql=render_statement("create_index", index=index, name=name, table=table,
+    return Statement(sql=render_statement("indexes/create_index", index=index, name=name, table=table,
                                           concurrently=False, only=True), lock=SHARE)
 
 
 def _drop(schema: str, name: str, partitioned: bool, if_exists: bool = False) -> Statement:
     if partitioned:  # DROP INDEX CONCURRENTLY does not work on partitioned indexes
-        return Statement(sql=render_statement("drop_index", index=(schema, name), concurrently=False,
+        return Statement(sql=render_statement("indexes/drop_index", index=(schema, name), concurrently=False,
                                               if_exists=if_exists), lock=ACCESS_EXCLUSIVE)
-    return Statement(sql=render_statement("drop_index", index=(schema, name), concurrently=True,
+    return Statement(sql=render_statement("indexes/drop_index", index=(schema, name), concurrently=True,
                                           if_exists=if_exists), transactional=False, lock=SHARE_UPDATE_EXCLUSIVE)
 
 
 def _rename(schema: str, old: str, new: str) -> Statement:
-    return Statement(sql=render_statement("rename_index", index=(schema, old), new_name=new),
+    return Statement(sql=render_statement("indexes/rename_index", index=(schema, old), new_name=new),
                      lock=SHARE_UPDATE_EXCLUSIVE)
 
 
 def _attach(parent: tuple[str, str], child: tuple[str, str]) -> Statement:
-    return Statement(sql=render_statement("attach_index", parent=parent, child=child),
+    return Statement(sql=render_statement("indexes/attach_index", parent=parent, child=child),
                      lock=SHARE_UPDATE_EXCLUSIVE)
 
 
@@ -241,7 +241,7 @@ def index_change(action: IndexAction) -> Change:
     statements: list[Statement] = []
     details: dict = {}
     if action.desired is not None:
-        details["definition"] = render_statement("create_index", index=spec, name=spec.name,
+        details["definition"] = render_statement("indexes/create_index", index=spec, name=spec.name,
                                                  table=(schema, table.name), concurrently=False, only=False)
     if action.action == "create":
         statements = _new_index(spec, schema, action.build_as or action.name, action)

@@ -46,7 +46,7 @@ class PartitionState:
     major: int = 0
 
 
-class Partitions(ResourceType[PartitionState, PartitionAction]):
+class Partitions(ResourceType[PartitionState, Diff[PartitionAction]]):
     kind: ClassVar[ChangeKind] = ChangeKind.PARTITION
     section: ClassVar[str] = "partitions"
     phase: ClassVar[int] = CREATE_PHASE
@@ -210,7 +210,7 @@ def partition_change(action: PartitionAction) -> Change:
     details: dict = {"from": action.lower, "to": action.upper} if action.lower is not None else {}
     if action.action == "create":
         default = (action.default.schema, action.default.name) if action.default is not None else None
-        sql = render_statement("create_partition", name=name, parent=parent, column=action.column,
+        sql = render_statement("partitions/create_partition", name=name, parent=parent, column=action.column,
                                lower=action.lower, upper=action.upper, is_default=action.is_default,
                                default=default, columns=[c.name for c in action.parent.columns])
         # With a default partition, writes to the table wait (SHARE) while rows move and ATTACH
@@ -224,17 +224,17 @@ def partition_change(action: PartitionAction) -> Change:
         if action.is_default:
             details["default"] = True
     elif action.action == "finalize":
-        statements = [Statement(sql=render_statement("detach_partition", parent=parent, name=name,
+        statements = [Statement(sql=render_statement("partitions/detach_partition", parent=parent, name=name,
                                                      concurrently=False, finalize=True),
                                 transactional=False, lock=SHARE_UPDATE_EXCLUSIVE)]
     elif action.action == "detach":
-        statements = [Statement(sql=render_statement("detach_partition", parent=parent, name=name,
+        statements = [Statement(sql=render_statement("partitions/detach_partition", parent=parent, name=name,
                                                      concurrently=action.concurrently, finalize=False),
                                 transactional=not action.concurrently,
                                 lock=SHARE_UPDATE_EXCLUSIVE if action.concurrently else ACCESS_EXCLUSIVE)]
         hazards.append(Hazard.PARTITION_DETACH)
     else:  # drop: one atomic statement (a DETACH CONCURRENTLY then DROP could leave a detached table behind)
-        statements = [Statement(sql=render_statement("drop_table", name=name), lock=ACCESS_EXCLUSIVE)]
+        statements = [Statement(sql=render_statement("partitions/drop_table", name=name), lock=ACCESS_EXCLUSIVE)]
         hazards.append(Hazard.PARTITION_DROP)
     return Change(kind=ChangeKind.PARTITION, action=Action(action.action), name=action.name, table=action.parent.key,
                   reason=action.reason, statements=tuple(statements), hazards=tuple(hazards), details=details)

@@ -53,7 +53,7 @@ def pgbouncer_ini(spec: Spec, spec_file: str) -> RenderedFile:
     users = [(u.name, [(k, getattr(u, k)) for k in ("pool_mode", "max_user_connections") if getattr(u, k) is not None])
              for u in pb.users]
     users = [(name, params) for name, params in users if params]
-    text = render("pgbouncer.ini.j2", databases=databases, users=users, settings=pgbouncer_settings(spec),
+    text = render("pgbouncer/pgbouncer.ini.j2", databases=databases, users=users, settings=pgbouncer_settings(spec),
                   spec_file=spec_file)
     return RenderedFile(PGBOUNCER_INI, text)
 
@@ -78,7 +78,7 @@ def userlist(spec: Spec, existing: str | None) -> tuple[RenderedFile | None, lis
         entries.append((user.name, keep if keep and scram.matches(keep, password) else scram.verifier(password)))
     if not entries:
         return None, warnings
-    return RenderedFile(USERLIST, render("userlist.txt.j2", users=entries), secret=True), warnings
+    return RenderedFile(USERLIST, render("pgbouncer/userlist.txt.j2", users=entries), secret=True), warnings
 
 
 def pgbouncer_files(spec: Spec, out_dir: Path, spec_file: str, secrets: bool) -> tuple[list[RenderedFile], list[str]]:

@@ -1,7 +1,7 @@
 """The PgBouncer pool: cross-checked with the server's limits (worst-case connections against
 ``max_connections``, transaction pooling against prepared statements) and, when a running
 PgBouncer is named (``admin_dsn``), compared with it: one change writes pgbouncer.ini and
-RELOADs. It reads the settings' desired values, so it comes after settings in the registry."""
+RELOADs. It needs the settings' declared values (``needs``), so it is planned after them."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from reconciler.resources.pgbouncer.diff import DATABASE_FIELDS, PgbouncerDiff, 
 from reconciler.resources.pgbouncer.files import pgbouncer_files, pgbouncer_ini, pgbouncer_settings
 from reconciler.resources.pgbouncer.live import LivePgbouncer, admin_connect, read_live, show
 from reconciler.resources.pgbouncer.spec import RESERVED_KEYS
+from reconciler.resources.settings.diff import SettingsDiff
 
 
 @dataclass
@@ -43,10 +44,11 @@ class PgbouncerChanges(Diff[PgbouncerDiff]):
     content: str = ""
 
 
-class Pgbouncer(ResourceType[PgbouncerState, PgbouncerDiff]):
+class Pgbouncer(ResourceType[PgbouncerState, PgbouncerChanges]):
     kind: ClassVar[ChangeKind] = ChangeKind.PGBOUNCER
     section: ClassVar[str] = "pgbouncer"
     phase: ClassVar[int] = 80
+    needs: ClassVar[tuple[ChangeKind, ...]] = (ChangeKind.SETTING,)   # max_connections as declared
 
     def declared(self, spec: Spec) -> bool:
         return spec.pgbouncer is not None
@@ -56,8 +58,8 @@ class Pgbouncer(ResourceType[PgbouncerState, PgbouncerDiff]):
         assert pb is not None
         live_limits = read_settings(ctx.conn, list(LIMIT_NAMES)).values
         values: dict[str, object] = {name: normalize(s.definition, s.setting) for name, s in live_limits.items()}
-        settings_diff = ctx.diffs.get(ChangeKind.SETTING)
-        declared = getattr(settings_diff, "normalized", {})
+        settings = ctx.needed(ChangeKind.SETTING, SettingsDiff)   # the spec's postgres settings, when it has some
+        declared = settings.normalized if settings is not None else {}
         names = [n for n in LIMIT_NAMES if n in declared]
         values.update({n: declared[n] for n in names})
         source = (f"{', '.join(names)} from the spec, " if names else "") + "the live server otherwise"
@@ -94,7 +96,7 @@ class Pgbouncer(ResourceType[PgbouncerState, PgbouncerDiff]):
         out.content = pgbouncer_ini(spec, spec.source.file if spec.source else "schema.yaml").content
         return out
 
-    def changes(self, diff: PgbouncerChanges) -> list[tuple[int, Change]]:  # type: ignore[override]
+    def changes(self, diff: PgbouncerChanges) -> list[tuple[int, Change]]:
         return [(self.phase, pgbouncer_change(found, diff.config_file, diff.content)) for found in diff.actions]
 
     def export(self, ctx: InspectContext) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal, TypeVar
 
 from reconciler.base.kinds import ChangeKind, Note
 from reconciler.catalog.models import LiveSettings
@@ -34,9 +34,24 @@ class SettingAction:
     source: str = "spec"
 
 
+A = TypeVar("A", bound=SettingAction)
+
+
 @dataclass
-class SettingDiff(Diff[SettingAction]):
+class SettingsDiff(Diff[A]):
+    """What either backend's diff finds; ``via`` names the backend that applies it, and
+    ``normalized`` holds the declared values in each setting's base unit (PgBouncer's pool checks
+    read ``max_connections`` there)."""
+
+    via: ClassVar[str]
     normalized: dict[str, object] = field(default_factory=dict)    # lower-case name -> desired, base unit
+
+
+@dataclass
+class SettingDiff(SettingsDiff[SettingAction]):
+    """ALTER SYSTEM on the server itself."""
+
+    via: ClassVar[str] = "alter-system"
 
 
 def note(name: str, message: str) -> Note:

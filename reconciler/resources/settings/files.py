@@ -23,7 +23,7 @@ def postgres_conf(spec: Spec, spec_file: str) -> RenderedFile:
         defn = defs.get(lower)
         rows.append({"name": lower, "text": want.text, "source": want.source, "path": _path(want),
                      "effect": defn.effect if defn else "restart", "from_env": want.from_env})
-    return RenderedFile(POSTGRES_CONF, render("postgresql.conf.j2", settings=rows, spec_file=spec_file))
+    return RenderedFile(POSTGRES_CONF, render("settings/postgresql.conf.j2", settings=rows, spec_file=spec_file))
 
 
 def _path(want: DesiredSetting) -> list[str]:

@@ -11,14 +11,13 @@ restart are reported, not changed again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from reconciler.catalog.models import LiveSettings
 from reconciler.facts.settings import SettingDef, SettingValueError, display, normalize
-from reconciler.resources.diffs import Diff
 from reconciler.resources.settings.desired import DesiredSetting
-from reconciler.resources.settings.diff import SettingAction, note
+from reconciler.resources.settings.diff import SettingAction, SettingsDiff, note
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,10 @@ class PatroniSettingAction(SettingAction):
 
 
 @dataclass
-class PatroniSettingDiff(Diff[PatroniSettingAction]):
-    normalized: dict[str, object] = field(default_factory=dict)    # lower-case name -> desired, base unit
+class PatroniSettingDiff(SettingsDiff[PatroniSettingAction]):
+    """Patroni's dynamic configuration (and ALTER SYSTEM resets on the members it shadows)."""
+
+    via: ClassVar[str] = "patroni"
 
 
 def _value(defn: SettingDef, text: Any) -> object:

@@ -18,7 +18,7 @@ from reconciler.resources.document import Spec
 from reconciler.resources.statistics.diff import StatisticsAction, diff_statistics
 
 
-class ColumnStatistics(ResourceType[Catalog, StatisticsAction]):
+class ColumnStatistics(ResourceType[Catalog, Diff[StatisticsAction]]):
     kind: ClassVar[ChangeKind] = ChangeKind.STATISTICS
     section: ClassVar[str] = "statistics"
     phase: ClassVar[int] = 35
@@ -51,7 +51,8 @@ def _shown(target: int | None) -> str:
 def statistics_change(action: StatisticsAction) -> Change:
     """One ALTER TABLE setting the statistics targets of some columns of one table."""
     table = action.table
-    sql = render_statement("alter_column_statistics", table=(table.schema, table.name), targets=action.targets)
+    sql = render_statement("statistics/alter_column_statistics", table=(table.schema, table.name),
+                           targets=action.targets)
     reason = "; ".join(f"{column} {_shown(action.before[column])} -> {_shown(target)}"
                        for column, target in action.targets.items()) + " (used from the next ANALYZE)"
     return Change(kind=ChangeKind.STATISTICS, action=Action.SET, name=table.key, table=table.key, reason=reason,

@@ -16,7 +16,7 @@ from reconciler.resources.document import Spec
 from reconciler.resources.storage.diff import TableStorageAction, diff_tables
 
 
-class TableStorage(ResourceType[Catalog, TableStorageAction]):
+class TableStorage(ResourceType[Catalog, Diff[TableStorageAction]]):
     kind: ClassVar[ChangeKind] = ChangeKind.TABLE_SETTING
     section: ClassVar[str] = "storage"
     phase: ClassVar[int] = 30
@@ -42,7 +42,7 @@ class TableStorage(ResourceType[Catalog, TableStorageAction]):
 def table_storage_change(action: TableStorageAction) -> Change:
     """ALTER TABLE … SET (…), RESET (…) for one table's storage parameters."""
     table = action.table
-    sql = render_statement("alter_table_storage", table=(table.schema, table.name), set_=action.set,
+    sql = render_statement("storage/alter_table_storage", table=(table.schema, table.name), set_=action.set,
                            reset=action.reset)
     parts = [f"{k} {action.before.get(k, '(default)')} -> {v}" for k, v in sorted(action.set.items())]
     parts += [f"{k} {action.before[k]} -> (default)" for k in action.reset]
