@@ -43,8 +43,9 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dev.testing import FAST_TEST_SETTINGS  # noqa: E402
 from reconciler.commands.advise.advisor import run_advise  # noqa: E402
-from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer  # noqa: E402
+from reconciler.commands.localserver import LocalServer  # noqa: E402
 from reconciler.connect.session import connect  # noqa: E402
 from reconciler.render import render_statement  # noqa: E402
 from reconciler.resources.document import load_spec_text  # noqa: E402

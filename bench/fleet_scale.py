@@ -28,8 +28,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dev.testing import FAST_TEST_SETTINGS  # noqa: E402
 from reconciler.commands.examples import create_example_database  # noqa: E402
-from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer  # noqa: E402
+from reconciler.commands.localserver import LocalServer  # noqa: E402
 from reconciler.engine.apply import ApplyOptions, run_apply  # noqa: E402
 from reconciler.resources.document import load_spec  # noqa: E402
 

@@ -4,7 +4,7 @@
     python bench/load_apply.py [--agents 100000] [--seconds 30] [--clients 8]
 
 A local PostgreSQL 18 with the FreeAgentics tables and schema.yaml applied (without its server
-settings). pgbench runs the workload of reconciler/loadtest.py for --seconds (baseline); then it
+settings). pgbench runs the workload of dev/loadtest.py for --seconds (baseline); then it
 runs again while apply replaces four indexes with new definitions and builds two new ones.
 Latencies "during" are those of transactions that ended while apply was running.
 """

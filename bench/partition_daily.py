@@ -31,7 +31,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reconciler.commands.localserver import FAST_TEST_SETTINGS, SYSTEM_BIN, LocalServer  # noqa: E402
+from dev.testing import FAST_TEST_SETTINGS  # noqa: E402
+from reconciler.commands.localserver import SYSTEM_BIN, LocalServer  # noqa: E402
 from reconciler.connect.session import connect  # noqa: E402
 from reconciler.engine.apply import ApplyOptions, run_apply  # noqa: E402
 from reconciler.engine.planner import make_plan  # noqa: E402

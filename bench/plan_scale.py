@@ -35,7 +35,8 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer
+from dev.testing import FAST_TEST_SETTINGS
+from reconciler.commands.localserver import LocalServer
 from reconciler.engine.apply import ApplyOptions, run_apply
 from reconciler.engine.planner import make_plan, read_for_spec
 from reconciler.resources.document import load_spec_text

@@ -16,7 +16,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from reconciler.commands.localserver import FAST_TEST_SETTINGS, SYSTEM_BIN, LocalServer
+from dev.testing import FAST_TEST_SETTINGS
+from reconciler.commands.localserver import SYSTEM_BIN, LocalServer
 
 from .pgtest import Database
 

@@ -84,9 +84,11 @@ class Database:
         result = CliRunner().invoke(app, argv, catch_exceptions=False)
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
-    def process(self, *args: str, spec: Path | None = None, env: dict | None = None, **popen) -> subprocess.Popen:
-        """Start ``python -m reconciler`` as a separate process against this database."""
-        argv = [sys.executable, "-m", "reconciler", *args]
+    def process(self, *args: str, spec: Path | None = None, env: dict | None = None, module: str = "reconciler",
+                **popen) -> subprocess.Popen:
+        """Start ``python -m reconciler`` (or ``module``, e.g. ``dev.testing``, which can pause before
+        a statement) as a separate process against this database."""
+        argv = [sys.executable, "-m", module, *args]
         if spec is not None:
             argv += ["-f", str(spec)]
         argv += ["--dsn", self.dsn]

@@ -32,7 +32,6 @@ DEFAULT_SETTINGS = {
     "max_connections": "200",
     "logging_collector": "off",
 }
-FAST_TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
 def embedded_bin_dir() -> Path:

@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer
-from reconciler.engine.apply.executor import FAULT_SWITCH, FAULT_SWITCH_VALUE
+from dev.testing import FAST_TEST_SETTINGS, FAULT_SWITCH, FAULT_SWITCH_VALUE
+from reconciler.commands.localserver import LocalServer
 from tests.pgtest import Database, wait_for
 
 ROWS = 50_000
@@ -49,8 +49,9 @@ def killed_at(db, spec: Path, marker: str, tmp_path: Path, *args: str) -> str:
     """Run apply in a process, let it stop before the first statement containing ``marker``,
     and kill it there with SIGKILL; returns that statement."""
     pause = tmp_path / f"paused-{abs(hash(marker))}"
-    proc = db.process("apply", *args, spec=spec, env={"PGRECON_PAUSE_BEFORE": marker, "PGRECON_PAUSE_FILE": str(pause),
-                                                        FAULT_SWITCH: FAULT_SWITCH_VALUE})
+    proc = db.process("apply", *args, spec=spec, module="dev.testing",
+                      env={"PGRECON_PAUSE_BEFORE": marker, "PGRECON_PAUSE_FILE": str(pause),
+                           FAULT_SWITCH: FAULT_SWITCH_VALUE})
     try:
         wait_for(lambda: pause.exists() or proc.poll() is not None, f"apply to reach {marker!r}")
         assert proc.poll() is None, proc.communicate()

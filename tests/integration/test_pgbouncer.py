@@ -15,7 +15,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer, free_port
+from dev.testing import FAST_TEST_SETTINGS
+from reconciler.commands.localserver import LocalServer, free_port
 from tests.pgbouncer_local import LocalPgbouncer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer, free_port
+from dev.testing import FAST_TEST_SETTINGS
+from reconciler.commands.localserver import LocalServer, free_port
 from reconciler.resources.document import load_spec_text
 from reconciler.runtime import (
     BatchWriter,

@@ -127,7 +127,8 @@ pgbouncer:
 
 
 def test_configuration_file_errors_are_reported(server, spec_file, tmp_path):
-    from reconciler.commands.localserver import FAST_TEST_SETTINGS, LocalServer
+    from dev.testing import FAST_TEST_SETTINGS
+    from reconciler.commands.localserver import LocalServer
     own = LocalServer(server.bin_dir, tmp_path / "data", dict(FAST_TEST_SETTINGS))
     own.start()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.engine.apply.executor import FAULT_SWITCH, FAULT_SWITCH_VALUE, pause_point
+from dev.testing import FAULT_SWITCH, FAULT_SWITCH_VALUE, pause_point
 
 
 @pytest.mark.timeout(10)

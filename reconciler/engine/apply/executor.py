@@ -10,7 +10,6 @@ leaves an INVALID index behind: it is dropped before the retry or the error.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import time
 from contextlib import nullcontext
@@ -72,26 +71,6 @@ class ApplyReporter(Protocol):
     def progress(self, change: Change, statement: Statement, progress: BuildProgress) -> None: ...
     def retrying(self, change: Change, statement: Statement, attempt: int, delay: float, reason: str) -> None: ...
     def change_done(self, change: Change, seconds: float) -> None: ...
-
-
-FAULT_SWITCH = "PGRECON_TEST_FAULT_INJECTION"
-FAULT_SWITCH_VALUE = "pause-and-wait-to-be-killed"
-
-
-def pause_point(sql_text: str) -> None:
-    """Fault-injection for tests: stop before the first statement containing
-    ``PGRECON_PAUSE_BEFORE``, say so in ``PGRECON_PAUSE_FILE`` and wait to be killed. It needs
-    three variables at once — the marker, the file, and the explicit test switch
-    ``PGRECON_TEST_FAULT_INJECTION=pause-and-wait-to-be-killed`` — so a stray variable in
-    production does nothing."""
-    marker = os.environ.get("PGRECON_PAUSE_BEFORE")
-    path = os.environ.get("PGRECON_PAUSE_FILE")
-    if not marker or not path or os.environ.get(FAULT_SWITCH) != FAULT_SWITCH_VALUE or marker not in sql_text:
-        return
-    with open(path, "w") as fh:
-        fh.write(sql_text)
-    while True:
-        time.sleep(3600)
 
 
 def write_config_file(path: str, content: str) -> None:
@@ -165,7 +144,6 @@ class Executor:
             try:
                 for statement in change.statements:
                     self.reporter.statement_started(change, statement)
-                    pause_point(statement.sql)
                     self.run_statement(change, statement)
             except ApplyFailed as exc:
                 if history is not None:
