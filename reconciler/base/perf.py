@@ -9,11 +9,12 @@ to collect, so the collector is paused while it is built.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 
 @contextmanager
-def paused_gc():
+def paused_gc() -> Iterator[None]:
     """Pause cyclic garbage collection for the block (restored as it was, even on error)."""
     was_enabled = gc.isenabled()
     gc.disable()

@@ -11,6 +11,7 @@ import hashlib
 import pickle
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from reconciler.base.units import parse_bool
 from reconciler.facts.settings import SettingDef
@@ -62,7 +63,7 @@ class IndexDefinition:
     storage: tuple[tuple[str, str], ...] = ()
     nulls_not_distinct: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """A JSON-able form (for the canonical-form cache)."""
         return {"method": self.method, "unique": self.unique, "include": list(self.include),
                 "predicate": self.predicate, "storage": [list(p) for p in self.storage],
@@ -71,7 +72,7 @@ class IndexDefinition:
                           [list(p) for p in k.opclass_params]] for k in self.keys]}
 
     @classmethod
-    def from_json(cls, data: dict) -> IndexDefinition:
+    def from_json(cls, data: dict[str, Any]) -> IndexDefinition:
         keys = tuple(IndexKey(column=k[0], expression=k[1], opclass=k[2], collation=k[3], descending=k[4],
                               nulls_first=k[5], opclass_params=tuple((str(a), str(b)) for a, b in k[6]))
                      for k in data["keys"])
@@ -208,7 +209,7 @@ class Catalog:
     tables: dict[int, LiveTable]
     indexes: dict[int, LiveIndex]
     extensions: dict[str, LiveExtension]
-    state_rows: tuple = field(default=(), repr=False, compare=False)
+    state_rows: tuple[Any, ...] = field(default=(), repr=False, compare=False)
     other_relations: dict[str, str] = field(default_factory=dict)  # named, but not indexable: key -> relkind
     _by_key: dict[str, LiveTable] = field(default_factory=dict, repr=False, compare=False)
     _by_table: dict[int, list[LiveIndex]] = field(default_factory=dict, repr=False, compare=False)

@@ -48,7 +48,7 @@ def _rows(conn: psycopg.Connection, name: str,
         return [d.name for d in cur.description or ()], cur.fetchall()
 
 
-def _dicts(columns: list[str], rows: list[tuple]) -> list[dict]:
+def _dicts(columns: list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
@@ -70,13 +70,14 @@ def read_catalog(conn: psycopg.Connection, table_keys: list[tuple[str, str]],
                    state_rows=(ext_rows, table_rows, index_rows), other_relations=others)
 
 
-def read_tables(conn: psycopg.Connection, table_keys: list[tuple[str, str]]) -> list[dict]:
+def read_tables(conn: psycopg.Connection, table_keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """Rows of ``tables.sql`` for ``(schema, table)`` names (and the partitions below them)."""
     columns, rows = _rows(conn, "tables", {"schemas": [s for s, _ in table_keys], "names": [t for _, t in table_keys]})
     return _dicts(columns, rows)
 
 
-def read_indexes(conn: psycopg.Connection, table_dicts: list[dict]) -> tuple[dict[int, LiveIndex], list[tuple]]:
+def read_indexes(conn: psycopg.Connection,
+                 table_dicts: list[dict[str, Any]]) -> tuple[dict[int, LiveIndex], list[tuple[Any, ...]]]:
     """The indexes of the tables in ``table_dicts`` (rows of ``tables.sql``), in two queries;
     also returns the raw index rows (for the fingerprint)."""
     index_cols, index_rows = _rows(conn, "indexes", {"tables": [d["oid"] for d in table_dicts]})
@@ -90,7 +91,7 @@ def read_indexes(conn: psycopg.Connection, table_dicts: list[dict]) -> tuple[dic
     return indexes, index_rows
 
 
-def live_table(row: dict) -> LiveTable:
+def live_table(row: dict[str, Any]) -> LiveTable:
     columns = tuple(Column(name, type_, collation, not_null, target)
                     for name, type_, collation, not_null, target in zip(
                         row["names"] or (), row["types"] or (), row["collations"] or (), row["not_null"] or (),
@@ -112,7 +113,7 @@ class IndexNames:
         self.collations = collations
 
     @classmethod
-    def read(cls, conn: psycopg.Connection, index_rows: list[tuple]) -> IndexNames:
+    def read(cls, conn: psycopg.Connection, index_rows: list[tuple[Any, ...]]) -> IndexNames:
         opclass_oids = {oid for row in index_rows for oid in row[_OPCLASSES] or ()}
         collation_oids = {oid for row in index_rows for oid in row[_COLLATIONS] or () if oid}
         columns, rows = _rows(conn, "names", {"opclasses": sorted(opclass_oids), "collations": sorted(collation_oids)})
@@ -125,7 +126,7 @@ class IndexNames:
         return cls(opclasses, collations)
 
 
-_KEYS: dict[tuple, IndexKey] = {}
+_KEYS: dict[tuple[Any, ...], IndexKey] = {}
 
 
 def shared_key(column: str | None, expression: str | None, opclass: str | None, collation: str | None,
@@ -145,7 +146,7 @@ INDEX_COLUMNS = ["oid", "schema", "name", "table_oid", "method", "is_unique", "n
 _OPCLASSES, _COLLATIONS = INDEX_COLUMNS.index("opclasses"), INDEX_COLUMNS.index("collations")
 
 
-def live_index(row: tuple, names: IndexNames, attributes: dict[int, tuple[str, int]]) -> LiveIndex:
+def live_index(row: tuple[Any, ...], names: IndexNames, attributes: dict[int, tuple[str, int]]) -> LiveIndex:
     """Build a :class:`LiveIndex` from one row of ``indexes.sql`` (columns :data:`INDEX_COLUMNS`).
 
     ``attributes`` maps the table's attribute numbers to (name, collation oid). A column key's

@@ -16,9 +16,11 @@ import statistics
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -55,7 +57,7 @@ class Figure:
     def median(self) -> float:
         return statistics.median(self.samples)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"median_ms": round(self.median, 3), "min_ms": round(min(self.samples), 3),
                 "max_ms": round(max(self.samples), 3), "runs": len(self.samples)}
 
@@ -72,7 +74,7 @@ class BenchResult:
     extra: dict[str, Figure] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[dict[str, Any]]:
         out = []
         for key, label in LABELS.items():
             before, after = self.before[key], self.after[key]
@@ -82,23 +84,23 @@ class BenchResult:
                         "seed_before": claim[0], "seed_after": claim[1], "seed_ratio": claim[2]})
         return out
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"machine": self.machine, "server_version": self.server_version, "date": self.day,
                 "agents": self.agents, "links": self.links, "rows": self.rows(),
                 "extra": {k: v.as_dict() for k, v in self.extra.items()}, "notes": self.notes}
 
 
-def _time_ms(fn) -> float:
+def _time_ms(fn: Any) -> float:
     started = time.perf_counter()
     fn()
     return (time.perf_counter() - started) * 1000
 
 
-def _coalitions(conn) -> list:
+def _coalitions(conn: Any) -> list[Any]:
     return [r[0] for r in conn.execute("SELECT id FROM coalitions").fetchall()]
 
 
-def _agent_rows(n: int) -> list[tuple]:
+def _agent_rows(n: int) -> list[tuple[Any, ...]]:
     rng = random.Random()
     return [(uuid.uuid4(), f"bench_{rng.choice(WORDS)}_{i}", "explorer", "idle", '{"goal": "explore"}', '{}')
             for i in range(n)]
@@ -114,7 +116,7 @@ def _queries(dsn: str, repeat: int, prepared: PreparedStatements | None, agents:
     with psycopg.connect(dsn, autocommit=True) as conn:
         coalitions = _coalitions(conn)
 
-        def run(name, query, params):
+        def run(name: Any, query: Any, params: Any) -> list[Any]:
             if prepared is not None:
                 return prepared.execute(conn, name, params).fetchall()
             return conn.execute(query, params).fetchall()
@@ -122,7 +124,7 @@ def _queries(dsn: str, repeat: int, prepared: PreparedStatements | None, agents:
         for name, query in (("active_lookup", ACTIVE), ("coalition_members", MEMBERS), ("name_search", SEARCH)):
             if prepared is not None:
                 prepared.register(name, query)
-            params_for = {"active_lookup": lambda: None,
+            params_for: Callable[[], tuple[Any, ...] | None] = {"active_lookup": lambda: None,
                           "coalition_members": lambda: (rng.choice(coalitions),),
                           # a fragment of one agent's name: what a person types to find an agent
                           "name_search": lambda: (f"%{rng.choice(WORDS)}_{rng.randrange(agents)}%",)}[name]
@@ -137,7 +139,7 @@ def _batch_insert(dsn: str, repeat: int, naive: bool) -> Figure:
         for _ in range(repeat):
             rows = _agent_rows(1000)
             if naive:
-                def insert_each():
+                def insert_each() -> None:
                     for row in rows:  # one INSERT, one commit, per row
                         conn.execute("INSERT INTO agents (id, name, template, status, beliefs, metrics) "
                                      "VALUES (%s, %s, %s, %s, %s, %s)", row)
@@ -155,7 +157,7 @@ def _plain_copy(dsn: str, repeat: int) -> Figure:
         for _ in range(repeat):
             rows = _agent_rows(1000)
 
-            def copy():
+            def copy() -> None:
                 with conn.cursor() as cur, cur.copy("COPY agents (id, name, template, status, beliefs, metrics) "
                                                     "FROM STDIN") as cp:
                     for row in rows:
@@ -177,7 +179,7 @@ def _concurrent(dsn: str, repeat: int, spec: Spec | None, threads: int = 10) -> 
             work = [random.choice(coalitions) for _ in range(100)]
             lock = threading.Lock()
 
-            def worker():
+            def worker() -> None:
                 while True:
                     with lock:
                         if not work:
@@ -190,7 +192,7 @@ def _concurrent(dsn: str, repeat: int, spec: Spec | None, threads: int = 10) -> 
                         with pool.connection() as c:
                             c.execute(MEMBERS, (coalition,)).fetchall()
 
-            def run_all():
+            def run_all() -> None:
                 pool_threads = [threading.Thread(target=worker) for _ in range(threads)]
                 for t in pool_threads:
                     t.start()
@@ -211,7 +213,7 @@ def _cached_lookup(dsn: str, repeat: int) -> Figure:
 
 
 def run_bench(agents: int = 10_000, links: int = 50_000, repeat: int = 21, data_dir: Path | None = None,
-              dsn: str | None = None, spec_file: Path = Path("schema.yaml"), on_step=None) -> BenchResult:
+              dsn: str | None = None, spec_file: Path = Path("schema.yaml"), on_step: Any = None) -> BenchResult:
     """Build the database, measure before, apply the spec, measure after."""
     say = on_step or (lambda text: None)
     spec = load_spec(default_spec_file(spec_file))

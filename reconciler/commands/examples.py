@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -36,7 +38,7 @@ def default_spec_file(spec_file: Path) -> Path:
     raise PgreconError(f"cannot read the spec {spec_file}")
 
 
-def load_generator():
+def load_generator() -> ModuleType:
     """The example's data generator module (``examples/freeagentics/generate.py``)."""
     path = examples_dir() / "generate.py"
     spec = importlib.util.spec_from_file_location("freeagentics_generate", path)
@@ -61,14 +63,15 @@ def embedded_dsn(data_dir: Path = DEFAULT_DATA_DIR) -> str:
     return server.dsn(DEMO_DB)
 
 
-def create_example_database(server: LocalServer, agents: int, links: int, dbname: str = DEMO_DB) -> dict:
+def create_example_database(server: LocalServer, agents: int, links: int, dbname: str = DEMO_DB) -> dict[str, Any]:
     """A fresh ``dbname`` with the example tables and generated rows; returns row counts."""
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     with psycopg.connect(server.dsn(dbname)) as conn:
         conn.execute((examples_dir() / "schema.sql").read_text())
-        return load_generator().generate(conn, agents=agents, links=links)
+        counts: dict[str, Any] = load_generator().generate(conn, agents=agents, links=links)
+        return counts
 
 
 WORKLOAD = [

@@ -155,7 +155,8 @@ def to_document(data: dict[str, Any]) -> CommentedMap:
         if isinstance(value, list):
             return _flow(value)
         return value
-    return block(data)
+    document: CommentedMap = block(data)
+    return document
 
 
 def dump(inspection: Inspection) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -37,8 +38,8 @@ class MaintenanceAction:
     target: str                 # schema.table or schema.index
     reason: str
     sql: str
-    before: dict = field(default_factory=dict)
-    after: dict = field(default_factory=dict)
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None
 
 
@@ -60,13 +61,13 @@ def window(spec: MaintenanceSpec, now: datetime) -> tuple[bool, datetime, dateti
     return opened <= local < closes, opened, closes
 
 
-def _table_rows(conn: psycopg.Connection, oids: set[int]) -> list[dict]:
+def _table_rows(conn: psycopg.Connection, oids: set[int]) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(advise_sql("tables"))
         return [r for r in cur.fetchall() if r["oid"] in oids]
 
 
-def _index_rows(conn: psycopg.Connection, oids: list[int]) -> list[dict]:
+def _index_rows(conn: psycopg.Connection, oids: list[int]) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(advise_sql("indexes"), {"tables": oids})
         rows = cur.fetchall()
@@ -79,8 +80,8 @@ def _index_rows(conn: psycopg.Connection, oids: list[int]) -> list[dict]:
     return rows
 
 
-def due(spec: Spec, tables: list[dict], partitioned: dict[int, list[int]],
-        indexes: list[dict]) -> list[MaintenanceAction]:
+def due(spec: Spec, tables: list[dict[str, Any]], partitioned: dict[int, list[int]],
+        indexes: list[dict[str, Any]]) -> list[MaintenanceAction]:
     """The actions whose thresholds are passed (pure)."""
     m = _maintenance(spec)
     out = []
@@ -131,7 +132,8 @@ def due(spec: Spec, tables: list[dict], partitioned: dict[int, list[int]],
     return out
 
 
-def _collect(conn: psycopg.Connection, spec: Spec):
+def _collect(conn: psycopg.Connection,
+             spec: Spec) -> tuple[list[dict[str, Any]], dict[int, list[int]], list[dict[str, Any]]]:
     table_dicts = read_tables(conn, [split_table_key(k) for k in spec.tables])
     oids = {d["oid"] for d in table_dicts}
     partitioned: dict[int, list[int]] = {}
@@ -152,7 +154,7 @@ def _collect(conn: psycopg.Connection, spec: Spec):
     return tables, partitioned, _index_rows(conn, [d["oid"] for d in table_dicts if d["kind"] == "r"])
 
 
-def _figures(conn: psycopg.Connection, action: MaintenanceAction) -> dict:
+def _figures(conn: psycopg.Connection, action: MaintenanceAction) -> dict[str, Any]:
     schema, name = action.target.split(".", 1)
     if action.kind == "reindex":
         size = conn.execute("SELECT pg_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = "
@@ -170,7 +172,7 @@ def _maintenance(spec: Spec) -> MaintenanceSpec:
 
 
 def run_maintain(dsn: str, spec: Spec, now: datetime | None = None, dry_run: bool = False, force: bool = False,
-                 lock_timeout_ms: int = 5000, on_action=None) -> MaintenanceRun:
+                 lock_timeout_ms: int = 5000, on_action: Any = None) -> MaintenanceRun:
     """Decide what is due; run it if inside the window (or forced) and not a dry run."""
     with connect(dsn, policy=session_policy(spec)) as conn:
         # Maintenance is long statements (its reads of bloat too), timed like apply's index builds

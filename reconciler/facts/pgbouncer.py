@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from reconciler.base.units import parse_bool, parse_duration_ms
 
@@ -20,13 +21,15 @@ DATA = Path(__file__).resolve().parent / "data" / "pgbouncer.json"
 
 
 @cache
-def facts() -> dict:
-    return json.loads(DATA.read_text())
+def facts() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(DATA.read_text())
+    return data
 
 
-def known(key: str) -> dict | None:
+def known(key: str) -> dict[str, Any] | None:
     """The facts about one ``[pgbouncer]`` setting, or None when PgBouncer has no such setting."""
-    return facts()["settings"].get(key)
+    found: dict[str, Any] | None = facts()["settings"].get(key)
+    return found
 
 
 def release_tuple(text: str) -> tuple[int, ...]:

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from reconciler.base.units import MEMORY_UNITS_KB, TIME_UNITS_MS, parse_bool
 
@@ -45,7 +46,7 @@ class SettingDef:
     boot_val: str | None = None
 
     @classmethod
-    def from_row(cls, row: dict) -> SettingDef:
+    def from_row(cls, row: dict[str, Any]) -> SettingDef:
         return cls(row["name"], row["vartype"], row["unit"], row["min_val"], row["max_val"],
                    tuple(row["enumvals"]) if row["enumvals"] else None, row["context"], row.get("boot_val"))
 
@@ -85,7 +86,7 @@ def shown(name: str, value: object) -> str:
     return HIDDEN if carries_secret(name) else str(value)
 
 
-def _number(text: str | None):
+def _number(text: str | None) -> float | None:
     if text is None:
         return None
     value = float(text)
@@ -113,7 +114,7 @@ def _bool(text: str) -> bool:
         raise SettingValueError(str(exc)) from None
 
 
-def normalize(defn: SettingDef, text: str):
+def normalize(defn: SettingDef, text: str) -> object:
     """The value as the server would hold it: bool, int or float in the base unit, enum value,
     or text. Raises :class:`SettingValueError` naming what is allowed."""
     raw = str(text)
@@ -131,7 +132,7 @@ def normalize(defn: SettingDef, text: str):
     return raw
 
 
-def _normalize_number(defn: SettingDef, raw: str):
+def _normalize_number(defn: SettingDef, raw: str) -> float | int:
     match = _NUMBER.match(raw)
     if not match:
         raise SettingValueError(f"{raw!r} is not a number{' with a unit' if defn.unit else ''}; {defn.allowed()}")
@@ -156,7 +157,7 @@ def _normalize_number(defn: SettingDef, raw: str):
     return number
 
 
-def display(defn: SettingDef, value) -> str:
+def display(defn: SettingDef, value: object) -> str:
     """A normalised value in human units (``32768`` of ``8kB`` -> ``256MB``)."""
     if value is None:
         return "(unset)"

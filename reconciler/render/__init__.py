@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from pglast import keywords
@@ -32,7 +33,7 @@ def template_dir() -> Path:
     raise FileNotFoundError(f"pgrecon templates not found next to {here}")
 
 
-def quote_ident(name: str | tuple | list) -> str:
+def quote_ident(name: str | tuple[Any, ...] | list[Any]) -> str:
     """Quote an identifier (or dotted parts) the way PostgreSQL's ``quote_ident`` does: bare
     when it is a plain lower-case name and not a keyword, double-quoted otherwise.
 
@@ -56,7 +57,7 @@ def _all_keywords() -> frozenset[str]:
 _KEYWORDS = _all_keywords()
 
 
-def quote_literal(value) -> str:
+def quote_literal(value: object) -> str:
     """A SQL literal for ``value`` (text, number, boolean), quoted by psycopg."""
     return sql.Literal(value).as_string(None).strip()
 
@@ -67,7 +68,7 @@ def sql_expression(text: str) -> str:
     return sqltext.expression(text)
 
 
-def conf_value(value) -> str:
+def conf_value(value: object) -> str:
     """A postgresql.conf value: single-quoted, quotes doubled, backslashes escaped."""
     text = str(value)
     if any(ch in text for ch in "\n\r\x00"):
@@ -75,7 +76,7 @@ def conf_value(value) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def connstr_value(value) -> str:
+def connstr_value(value: object) -> str:
     """A value in a PgBouncer ``[databases]`` entry (quoted when it holds blanks)."""
     text = str(value)
     if any(ch in text for ch in "'\\\n\r\x00"):
@@ -83,7 +84,7 @@ def connstr_value(value) -> str:
     return f"'{text}'" if any(ch.isspace() for ch in text) or text == "" else text
 
 
-def _milliseconds(value) -> str:
+def _milliseconds(value: float | int | str) -> str:
     """``12.3ms`` below a second, ``1.52s`` above."""
     value = float(value)
     if value >= 1000:
@@ -93,14 +94,14 @@ def _milliseconds(value) -> str:
     return f"{value:.2f}ms" if value < 10 else f"{value:.1f}ms"
 
 
-def _one_line(text) -> str:
+def _one_line(text: object) -> str:
     """Text safe inside a one-line comment: no line breaks."""
     return " ".join(str(text).splitlines())
 
 
 
 
-def _markdown_cell(text) -> str:
+def _markdown_cell(text: object) -> str:
     return _one_line(text).replace("|", "\\|").replace("`", "'")
 
 
@@ -127,12 +128,12 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(template: str, **context) -> str:
+def render(template: str, **context: Any) -> str:
     """Render ``templates/<template>`` with ``context``."""
     return environment().get_template(template).render(**context)
 
 
-def render_statement(template: str, **context) -> str:
+def render_statement(template: str, **context: Any) -> str:
     """Render one SQL statement from ``templates/<kind>/<name>.sql.j2`` (``"indexes/create_index"``;
     a bare name is in ``templates/sql/``), surrounding blanks removed; the template keeps the
     statement on one line."""

@@ -17,6 +17,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import pq, sql
@@ -43,7 +44,7 @@ class BatchWriter:
         fmt = pq.Format.BINARY if self.binary else pq.Format.TEXT
         self.copy_types = [t if self._has_dumper(t, fmt) else "text" for t in self.types]
 
-    def _has_dumper(self, type_name: str, fmt) -> bool:
+    def _has_dumper(self, type_name: str, fmt: Any) -> bool:
         info = self.conn.adapters.types.get(type_name)
         if info is None:
             return False
@@ -53,7 +54,7 @@ class BatchWriter:
             return False
         return True
 
-    def _dumpable(self, fmt) -> bool:
+    def _dumpable(self, fmt: Any) -> bool:
         return all(self._has_dumper(t, fmt) for t in self.types)
 
     def _column_types(self) -> list[str]:
@@ -67,7 +68,7 @@ class BatchWriter:
             raise ValueError(f"{self.table.as_string(self.conn)} has no column {', '.join(missing)}")
         return [types[c] for c in self.columns]
 
-    def _copy_into(self, cur: psycopg.Cursor, target: sql.Composable, rows: Iterable[Sequence]) -> int:
+    def _copy_into(self, cur: psycopg.Cursor, target: sql.Composable, rows: Iterable[Sequence[Any]]) -> int:
         fields = sql.SQL(", ").join(map(sql.Identifier, self.columns))
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(target, fields)
         if self.binary:
@@ -80,12 +81,12 @@ class BatchWriter:
                 count += 1
         return count
 
-    def insert(self, rows: Iterable[Sequence]) -> int:
+    def insert(self, rows: Iterable[Sequence[Any]]) -> int:
         """COPY ``rows`` into the table; returns how many. One transaction."""
         with self.conn.transaction(), self.conn.cursor() as cur:
             return self._copy_into(cur, self.table, rows)
 
-    def upsert(self, rows: Iterable[Sequence], key: Sequence[str], update: Sequence[str] | None = None) -> int:
+    def upsert(self, rows: Iterable[Sequence[Any]], key: Sequence[str], update: Sequence[str] | None = None) -> int:
         """Insert ``rows``, updating those whose ``key`` exists (``update``: the columns to
         overwrite, default all but the key). Rows go through a temporary staging table by COPY."""
         update = [c for c in (update if update is not None else self.columns) if c not in key]
@@ -102,7 +103,7 @@ class BatchWriter:
                 t=self.table, f=fields, s=stage, k=sql.SQL(", ").join(map(sql.Identifier, key))) + action)
             return cur.rowcount
 
-    def update(self, rows: Iterable[Sequence], key: Sequence[str], columns: Sequence[str]) -> int:
+    def update(self, rows: Iterable[Sequence[Any]], key: Sequence[str], columns: Sequence[str]) -> int:
         """Set ``columns`` of many rows to different values in one statement: ``rows`` are
         ``(*key values, *column values)``, sent as one array per column and joined by ``unnest``."""
         rows = list(rows)
@@ -128,7 +129,7 @@ class BatchWriter:
 class FlushError(Exception):
     """A flush failed; ``rows`` are still buffered (they will be retried) and ``cause`` says why."""
 
-    def __init__(self, rows: list, cause: BaseException):
+    def __init__(self, rows: list[Any], cause: BaseException):
         super().__init__(f"flush of {len(rows)} rows failed: {cause}")
         self.rows = rows
         self.cause = cause
@@ -144,13 +145,13 @@ class PendingBuffer:
     is raised: nothing is lost, and nothing is written twice by pgrecon.
     """
 
-    def __init__(self, flush: Callable[[list], object], max_rows: int = 1000, max_age_s: float = 1.0,
+    def __init__(self, flush: Callable[[list[Any]], object], max_rows: int = 1000, max_age_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic, at_exit: bool = True):
         self._flush = flush
         self.max_rows = max_rows
         self.max_age_s = max_age_s
         self.clock = clock
-        self._rows: list = []
+        self._rows: list[Any] = []
         self._oldest: float | None = None
         self._lock = threading.RLock()
         self._timer: threading.Thread | None = None
@@ -163,7 +164,7 @@ class PendingBuffer:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def add(self, row) -> None:
+    def add(self, row: Any) -> None:
         with self._lock:
             if not self._rows:
                 self._oldest = self.clock()
@@ -199,7 +200,7 @@ class PendingBuffer:
         """Check the age in a background thread (errors are kept for the next ``flush``)."""
         interval = interval_s or max(self.max_age_s / 4, 0.01)
 
-        def run():
+        def run() -> None:
             while not self._stop.wait(interval):
                 with contextlib.suppress(FlushError):
                     self.tick()

@@ -15,14 +15,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
-def _freeze(value) -> Hashable:
+def _freeze(value: Any) -> Hashable:
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
-    return value
+    frozen: Hashable = value
+    return frozen
 
 
 @dataclass
@@ -43,10 +47,10 @@ class QueryCache:
         self._hits = self._misses = self._evictions = self._expired = 0
 
     @staticmethod
-    def key_for(query: str, params=None) -> Hashable:
+    def key_for(query: str, params: Any = None) -> Hashable:
         return (query, _freeze(params))
 
-    def get_or_load(self, key: Hashable, load: Callable[[], object], ttl: float | None = None):
+    def get_or_load(self, key: Hashable, load: Callable[[], T], ttl: float | None = None) -> T:
         """The cached value for ``key``, or ``load()`` stored for ``ttl`` seconds."""
         now = self.clock()
         with self._lock:
@@ -54,7 +58,7 @@ class QueryCache:
             if entry is not None and entry.expires > now:
                 self._entries.move_to_end(key)
                 self._hits += 1
-                return entry.value
+                return entry.value  # type: ignore[return-value]  # stored by load(), a T
             if entry is not None:
                 self._expired += 1
                 del self._entries[key]
@@ -68,10 +72,12 @@ class QueryCache:
                 self._evictions += 1
         return value
 
-    def execute(self, conn, query: str, params=None, key: Hashable | None = None, ttl: float | None = None) -> list:
+    def execute(self, conn: Any, query: str, params: Any = None, key: Hashable | None = None,
+                ttl: float | None = None) -> list[Any]:
         """Rows of ``query`` from the cache, or from ``conn`` (then cached)."""
-        return self.get_or_load(key if key is not None else self.key_for(query, params),
-                                lambda: conn.execute(query, params).fetchall(), ttl)
+        rows: list[Any] = self.get_or_load(key if key is not None else self.key_for(query, params),
+                                           lambda: conn.execute(query, params).fetchall(), ttl)
+        return rows
 
     def invalidate(self, key: Hashable | None = None, query: str | None = None) -> int:
         """Drop one key, every entry of one ``query`` (whatever its parameters), or everything."""
@@ -86,7 +92,7 @@ class QueryCache:
                 del self._entries[k]
             return len(doomed)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         with self._lock:
             lookups = self._hits + self._misses
             return {"hits": self._hits, "misses": self._misses, "evictions": self._evictions,

@@ -37,7 +37,7 @@ class QueryTimings:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_spec(cls, spec) -> QueryTimings:
+    def from_spec(cls, spec: Any) -> QueryTimings:
         return cls(spec.monitoring.slow_query_ms if spec is not None else 100.0)
 
     def record(self, statement: str, elapsed_ms: float) -> None:
@@ -51,7 +51,7 @@ class QueryTimings:
         if elapsed_ms >= self.slow_ms:
             logger.warning("slow statement (%.1f ms >= %.0f ms): %s", elapsed_ms, self.slow_ms, statement[:500])
 
-    def summary(self) -> list[dict]:
+    def summary(self) -> list[dict[str, Any]]:
         """Statements by total time: calls, total, mean and max milliseconds, slow count."""
         with self._lock:
             rows = [{"statement": s, "calls": t.calls, "total_ms": round(t.total_ms, 3),
@@ -64,8 +64,8 @@ def instrument(conn: psycopg.Connection, timings: QueryTimings) -> psycopg.Conne
     """Make every ``execute`` on ``conn`` record its time into ``timings``."""
     base: Any = conn.cursor_factory
 
-    class TimedCursor(base):  # the connection's own cursor class, whatever it is
-        def execute(self, query, params=None, **kwargs):
+    class TimedCursor(base):  # type: ignore[misc]  # the connection's own cursor class, whatever it is
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
                 return super().execute(query, params, **kwargs)

@@ -12,13 +12,15 @@ psycopg's automatic preparation is turned off.
 
 from __future__ import annotations
 
+from typing import Any
+
 from psycopg_pool import ConnectionPool
 
 from reconciler.facts.pgbouncer import normalize
 from reconciler.runtime.prepared import pooling_allows_prepare
 
 
-def pool_sizes(spec) -> tuple[int, int]:
+def pool_sizes(spec: Any) -> tuple[int, int]:
     """(min, max) from ``pgbouncer.settings`` (min_pool_size, default_pool_size), else (1, 10)."""
     pb = spec.pgbouncer if spec is not None else None
     if pb is None:
@@ -28,8 +30,8 @@ def pool_sizes(spec) -> tuple[int, int]:
     return min(max(low, 1), high), high
 
 
-def pool_from_spec(spec, dsn: str, min_size: int | None = None, max_size: int | None = None,
-                   **kwargs) -> ConnectionPool:
+def pool_from_spec(spec: Any, dsn: str, min_size: int | None = None, max_size: int | None = None,
+                   **kwargs: Any) -> ConnectionPool:
     """An open pool for ``dsn`` sized by the spec unless given; extra ``kwargs`` go to the pool."""
     low, high = pool_sizes(spec)
     connect_kwargs = dict(kwargs.pop("kwargs", {}))

@@ -13,6 +13,7 @@ safe on any server connection). :func:`pooling_allows_prepare` reads that from t
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import psycopg
 
@@ -41,7 +42,7 @@ class PreparedStatements:
         self.executions: dict[str, int] = {}
 
     @classmethod
-    def for_spec(cls, spec, release: str | None = None) -> PreparedStatements:
+    def for_spec(cls, spec: Any, release: str | None = None) -> PreparedStatements:
         return cls(server_side=pooling_allows_prepare(spec, release))
 
     def register(self, name: str, query: str) -> None:
@@ -50,7 +51,7 @@ class PreparedStatements:
                 raise ValueError(f"statement {name!r} is already registered with another query")
             self._statements[name] = query
 
-    def execute(self, conn: psycopg.Connection, name: str, params=None) -> psycopg.Cursor:
+    def execute(self, conn: psycopg.Connection, name: str, params: Any = None) -> psycopg.Cursor:
         """Execute the registered statement ``name`` with ``params``."""
         try:
             query = self._statements[name]

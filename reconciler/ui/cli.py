@@ -13,9 +13,10 @@ import functools
 import gc
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import psycopg
 import typer
@@ -27,6 +28,8 @@ from reconciler.connect.session import redact, resolve_dsn
 from reconciler.connect.targets import Target, target_for
 from reconciler.output import check_format, render_result
 from reconciler.resources.document import load_spec
+
+P = ParamSpec("P")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Declarative reconciler for PostgreSQL performance configuration.")
@@ -59,16 +62,16 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def command(name: str):
+def command(name: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
     """A command: its ``--format`` checked against the output layer first, every error turned
     into a message and an exit code."""
-    def decorate(fn):
+    def decorate(fn: Callable[P, None]) -> Callable[P, None]:
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
             try:
                 if "fmt" in kwargs:
-                    check_format("fleet" if kwargs.get("fleet") else name, kwargs["fmt"])
-                return fn(*args, **kwargs)
+                    check_format("fleet" if kwargs.get("fleet") else name, str(kwargs["fmt"]))
+                fn(*args, **kwargs)
             except typer.Exit:
                 raise
             except PgreconError as exc:
@@ -140,7 +143,7 @@ def _emit(text: str, markup: bool = False, fmt: str = "text") -> None:
 def plan(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
          patroni: str | None = Patroni, read_only: bool = ReadOnly, fmt: str = Format(),
          out: Path | None = typer.Option(None, "--out", help="save the plan (JSON) for `apply FILE`"),
-         fleet: Path | None = FleetFile, only: str | None = Only, wave: str | None = Wave):
+         fleet: Path | None = FleetFile, only: str | None = Only, wave: str | None = Wave) -> None:
     """Show what differs between the spec and the database. Exit 0 in sync, 2 changes pending."""
     from reconciler.engine.planner import make_plan
     if fleet:
@@ -172,7 +175,7 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
                                                  help="fleet: start later waves even when a target failed"),
           skip_refused: bool = typer.Option(False, "--skip-refused",
                                             help="apply the allowed changes (and not those needing a refused one), "
-                                                 "list the refused, exit 2")):
+                                                 "list the refused, exit 2")) -> None:
     """Apply the plan (or exactly the saved PLANFILE), then verify the database is in sync."""
     from reconciler.engine.apply import options_for, run_apply
     from reconciler.plan.models import Hazard, Plan
@@ -200,7 +203,7 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
     options = options_for(spec.target, allowed, restart, _duration("--lock-timeout", lock_timeout),
                           _duration("--lock-wait", lock_wait), skip_refused)
 
-    def show(plan):
+    def show(plan: Any) -> None:
         if fmt == "text":
             err_console.print(_safe(render_result("plan", "text", plan)), markup=True, highlight=False, end="")
 
@@ -261,7 +264,7 @@ def _fleet_apply(fleet_file: Path, only: str | None, wave: str | None, now: str 
 @command("check")
 def check(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
           patroni: str | None = Patroni, read_only: bool = ReadOnly, fmt: str = Format(),
-          fleet: Path | None = FleetFile, only: str | None = Only, wave: str | None = Wave):
+          fleet: Path | None = FleetFile, only: str | None = Only, wave: str | None = Wave) -> None:
     """Drift detection for a schedule: exit 0 in sync, 2 drift (with a summary), 1 error."""
     from reconciler.engine.planner import make_plan
     from reconciler.output.plans import Check
@@ -286,7 +289,7 @@ def inspect(dsn: str | None = Dsn, embedded: bool = Embedded,
             out: Path | None = typer.Option(None, "--out", help="write the spec here (default: stdout)"),
             merge: Path | None = typer.Option(None, "--merge", help="add what this spec lacks, keeping its "
                                                                     "comments and order"),
-            fmt: str = Format("yaml")):
+            fmt: str = Format("yaml")) -> None:
     """A spec describing the live database: `inspect` then `plan` is in sync."""
     from reconciler.commands.inspect import inspect_database, merge_into, parse_include
     from reconciler.connect.session import SessionPolicy, connect
@@ -319,7 +322,7 @@ def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
                                                  "each for real in a transaction that is rolled back: each holds a "
                                                  "SHARE lock on its table (writes wait) while it builds"),
            out: Path | None = typer.Option(None, "--out", help="write the report to this file (html: one "
-                                                                "self-contained page)")):
+                                                                "self-contained page)")) -> None:
     """Slow statements, their plans, index recommendations, redundant and unused indexes, a report."""
     from reconciler.commands.advise.advisor import run_advise
     from reconciler.commands.advise.write import write_advice
@@ -346,14 +349,14 @@ def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
 def maintain(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, now: str | None = Now,
              dry_run: bool = typer.Option(False, "--dry-run", help="show what is due, run nothing"),
              force: bool = typer.Option(False, "--force", help="run even outside the schedule window"),
-             fmt: str = Format()):
+             fmt: str = Format()) -> None:
     """ANALYZE, VACUUM and REINDEX CONCURRENTLY what is due, inside the spec's maintenance window."""
     from reconciler.commands.maintain import run_maintain
     spec = load_spec(file)
     if spec.maintenance is None:
         raise PgreconError(f"{file} has no maintenance: section (schedule, window, thresholds)")
 
-    def log(action):
+    def log(action: Any) -> None:
         if fmt == "text":
             _emit(render_result("maintain-action", "text", action))
 
@@ -371,7 +374,7 @@ def bench(agents: int = typer.Option(10_000, help="agents (the seed measured 10,
           embedded: bool = typer.Option(True, "--embedded/--no-embedded", help="a fresh local server"),
           dsn: str | None = typer.Option(None, "--dsn", help="measure on this server instead"),
           data_dir: Path = typer.Option(Path(".pgrecon/bench-runtime"), help="the local server's data"),
-          file: Path = SpecFile, fmt: str = Format()):
+          file: Path = SpecFile, fmt: str = Format()) -> None:
     """Reproduce the seed's before/after table on this machine."""
     from reconciler.commands.benchmark import run_bench
     result = run_bench(agents * scale, links * scale, repeat, data_dir=data_dir, dsn=dsn if dsn else None,
@@ -384,7 +387,7 @@ def bench(agents: int = typer.Option(10_000, help="agents (the seed measured 10,
 def render_command(file: Path = SpecFile,
                    out_dir: Path = typer.Option(Path("."), "--out-dir", help="where pgbouncer/ and postgres/ go"),
                    check: bool = typer.Option(False, "--check", help="exit 1 when the files on disk are stale"),
-                   fmt: str = Format()):
+                   fmt: str = Format()) -> None:
     """Write postgres/postgresql.conf, pgbouncer/pgbouncer.ini and pgbouncer/userlist.txt."""
     from reconciler.commands.render import render_files, stale, write
     from reconciler.resources.pgbouncer.checks import cross_check, offline_limits, target_release
@@ -413,7 +416,7 @@ def render_command(file: Path = SpecFile,
 @app.command()
 @command("history")
 def history(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded,
-            limit: int = typer.Option(20, help="how many applies"), fmt: str = Format()):
+            limit: int = typer.Option(20, help="how many applies"), fmt: str = Format()) -> None:
     """The applies recorded in pgrecon.history, newest first."""
     from reconciler.engine.apply.history import read_history
     spec = load_spec(file)
@@ -426,7 +429,7 @@ def history(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embed
 @command("grants")
 def grants(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded,
            role: str = typer.Option("pgrecon", "--role", help="the role pgrecon connects as"),
-           fmt: str = Format("sql")):
+           fmt: str = Format("sql")) -> None:
     """The GRANT statements a role that is not a superuser needs for this spec (run them as one)."""
     from reconciler.commands.grants import needs
     spec = load_spec(file)
@@ -437,7 +440,7 @@ def grants(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
 
 @app.command()
 @command("validate")
-def validate(file: Path = SpecFile, fmt: str = Format()):
+def validate(file: Path = SpecFile, fmt: str = Format()) -> None:
     """Check the spec offline (no database): syntax, keys, types, SQL fragments, names."""
     spec = load_spec(file)
     counts = {"file": str(file), "tables": len(spec.tables),
@@ -447,7 +450,7 @@ def validate(file: Path = SpecFile, fmt: str = Format()):
 
 @app.command()
 @command("schema")
-def schema(fmt: str = Format("json")):
+def schema(fmt: str = Format("json")) -> None:
     """Print the spec's JSON Schema (for editor completion and validation)."""
     from reconciler.resources.document import Spec
     data = Spec.model_json_schema(by_alias=True)
@@ -462,7 +465,7 @@ def demo(agents: int = typer.Option(10_000, help="agents to generate"),
          links: int = typer.Option(50_000, help="agent-coalition links to generate"),
          data_dir: Path = typer.Option(Path(".pgrecon/demo"), help="where the local server keeps its data"),
          file: Path = SpecFile,
-         stop: bool = typer.Option(False, "--stop", help="stop the demo server and exit")):
+         stop: bool = typer.Option(False, "--stop", help="stop the demo server and exit")) -> None:
     """The whole story on an embedded PostgreSQL: tables, data, plan, apply, empty plan."""
     from reconciler.ui.demo import run_demo, stop_demo
     if stop:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import IO
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,7 +24,7 @@ def _safe(text: str) -> str:
     return controls_escaped(redact(text))
 
 
-def out_console(file=None) -> Console:
+def out_console(file: IO[str] | None = None) -> Console:
     """A console for stdout (or ``file``); markup is rendered, colors only on a terminal."""
     return Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
 

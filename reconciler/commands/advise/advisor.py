@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import psycopg
 
@@ -155,7 +156,7 @@ def _vetted(conn: psycopg.Connection, spec: Spec, workload: list[Statement], adv
     return kept, verdicts
 
 
-def _table_scans(snap: Snapshot, advice: Advice, large_rows: int) -> list[dict]:
+def _table_scans(snap: Snapshot, advice: Advice, large_rows: int) -> list[dict[str, Any]]:
     """Large tables read mostly by whole sequential scans: candidates from table statistics.
     Those no recommendation addresses are pointed out (their statements may be below min_calls
     or below the workload's share threshold)."""
@@ -174,7 +175,8 @@ def _table_scans(snap: Snapshot, advice: Advice, large_rows: int) -> list[dict]:
     return out
 
 
-def _hide_check(conn, advice: Advice, queries: list[str], major: int, costs: dict, top: list[Statement]) -> None:
+def _hide_check(conn: Any, advice: Advice, queries: list[str], major: int, costs: dict[int, Any],
+                top: list[Statement]) -> None:
     """Keep an unused/redundant finding only if hiding the index does not raise any workload cost."""
     base = [costs.get(s.queryid) for s in top]
     kept_unused: list[IndexFinding] = []

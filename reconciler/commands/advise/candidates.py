@@ -22,6 +22,7 @@ heuristic would pick when no planner can weigh them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.commands.advise.shape import Predicate, Shape, Table
 
@@ -48,7 +49,7 @@ class Candidate:
     """A proposed index and the statements it serves."""
 
     table: Table
-    columns: list            # IndexColumn-shaped: str ("col", "col DESC") or {"column"/"expression", "opclass"}
+    columns: list[Any]            # IndexColumn-shaped: str ("col", "col DESC") or {"column"/"expression", "opclass"}
     using: str = "btree"
     include: list[str] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)   # statement keys
@@ -58,7 +59,7 @@ class Candidate:
     like_column: str | None = None   # a btree that serves LIKE 'prefix%' on this column
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple[Any, ...]:
         return (self.table, self.using, tuple(str(c) for c in self.columns), tuple(self.include))
 
     def key_columns(self) -> list[str | None]:
@@ -88,11 +89,11 @@ def _ordered_eq(table: Table, items: list[Predicate], facts: Facts) -> list[Pred
     return sorted(seen.values(), key=lambda p: -facts[(*table, p.column)].distinct)
 
 
-def _key(p: Predicate):
+def _key(p: Predicate) -> str | dict[str, str]:
     return {"expression": f"lower({p.column})"} if p.lowered else p.column
 
 
-def _pattern_key(p: Predicate, facts: Facts, table: Table):
+def _pattern_key(p: Predicate, facts: Facts, table: Table) -> str | dict[str, str]:
     """The key that lets a btree serve LIKE 'prefix%' on ``p``'s column."""
     fact = facts[(*table, p.column)]
     if p.lowered:
@@ -113,9 +114,9 @@ def candidates_for(statement: str, shape: Shape, facts: Facts) -> list[Candidate
     for p in shape.predicates:
         if (*p.table, p.column) in facts:
             by_table.setdefault(p.table, []).append(p)
-    out: dict[tuple, Candidate] = {}
+    out: dict[tuple[Any, ...], Candidate] = {}
 
-    def add(table: Table, columns: list, reason: str, using: str = "btree", include: list[str] | None = None,
+    def add(table: Table, columns: list[Any], reason: str, using: str = "btree", include: list[str] | None = None,
             needs: str | None = None, primary: bool = False, like: str | None = None) -> Candidate | None:
         if not columns:
             return None
@@ -137,7 +138,7 @@ def candidates_for(statement: str, shape: Shape, facts: Facts) -> list[Candidate
         likes = [p for p in items if p.kind == "like" and _is_text(facts[(*table, p.column)])]
         contains = [p for p in items if p.kind == "contains" and facts[(*table, p.column)].type.startswith("jsonb")]
 
-        shapes: list[tuple[list, str]] = []
+        shapes: list[tuple[list[Any], str]] = []
         like_of: dict[str, str] = {}  # the reason of a LIKE-prefix shape -> its column
         for p in eq[:MAX_KEYS]:
             shapes.append(([_key(p)], f"equality on {p.column}"))
@@ -182,14 +183,14 @@ def candidates_for(statement: str, shape: Shape, facts: Facts) -> list[Candidate
     return list(out.values())
 
 
-def key_name(column) -> str:
+def key_name(column: Any) -> str:
     """The column (or expression) of one key, without its order."""
     if isinstance(column, str):
         return column.split()[0]
-    return column.get("column") or column.get("expression", "")
+    return str(column.get("column") or column.get("expression", ""))
 
 
-def _primary(eq_keys: list, ranges: list[str], sort_keys: list[str], groups: list[str]) -> list:
+def _primary(eq_keys: list[Any], ranges: list[str], sort_keys: list[str], groups: list[str]) -> list[Any]:
     """The one index a heuristic would pick: equality, then a range, else the order."""
     columns = list(eq_keys)
     if ranges:
@@ -201,7 +202,7 @@ def _primary(eq_keys: list, ranges: list[str], sort_keys: list[str], groups: lis
     return columns[:MAX_KEYS]
 
 
-def _reason(eq: list[Predicate], kind: str, rest: list) -> str:
+def _reason(eq: list[Predicate], kind: str, rest: list[Any]) -> str:
     parts = []
     if eq:
         parts.append("equality on " + ", ".join(p.column for p in eq))
@@ -211,7 +212,7 @@ def _reason(eq: list[Predicate], kind: str, rest: list) -> str:
 
 def merge(candidates: list[Candidate]) -> list[Candidate]:
     """One candidate per index definition, serving every statement that proposed it."""
-    merged: dict[tuple, Candidate] = {}
+    merged: dict[tuple[Any, ...], Candidate] = {}
     for candidate in candidates:
         found = merged.get(candidate.key)
         if found is None:

@@ -44,7 +44,7 @@ def _side_by_side(labels: list[str], panels: list[tuple[list[float], Any, str, s
     return _svg(figure)
 
 
-def statement_times(statements: list[dict]) -> str | None:
+def statement_times(statements: list[dict[str, Any]]) -> str | None:
     """Total and mean execution time per statement of the workload."""
     rows = sorted(statements, key=lambda s: s["total_ms"])[-15:]
     if not rows:
@@ -54,7 +54,7 @@ def statement_times(statements: list[dict]) -> str | None:
         ([s["mean_ms"] for s in rows], MUTED, "mean time per call (ms)", "mean")], width_ratios=(3, 2))
 
 
-def recommendation_effects(recommendations: list[dict]) -> str | None:
+def recommendation_effects(recommendations: list[dict[str, Any]]) -> str | None:
     """Estimated cost of each statement a recommendation helps, before and after it (log scale)."""
     pairs = [(r["name"], h) for r in recommendations for h in r.get("helps") or []][:30]
     if not pairs:
@@ -76,7 +76,7 @@ def recommendation_effects(recommendations: list[dict]) -> str | None:
     return _svg(figure)
 
 
-def index_usage(usage: list[dict], unused: set[str], redundant: set[str]) -> str | None:
+def index_usage(usage: list[dict[str, Any]], unused: set[str], redundant: set[str]) -> str | None:
     """Size and scans of the existing indexes; unused and redundant ones marked."""
     rows = sorted(usage, key=lambda r: r["size_bytes"])[-20:]
     if not rows:
@@ -89,7 +89,7 @@ def index_usage(usage: list[dict], unused: set[str], redundant: set[str]) -> str
         ([r["scans"] for r in rows], colors, "scans since the statistics began", "index scans")])
 
 
-def bloat(tables: list[dict], indexes: list[dict]) -> str | None:
+def bloat(tables: list[dict[str, Any]], indexes: list[dict[str, Any]]) -> str | None:
     """Estimated table and btree index bloat."""
     table_rows = [t for t in tables if t.get("bloat_pct") is not None][-15:]
     if not table_rows and not indexes:
@@ -107,7 +107,7 @@ def bloat(tables: list[dict], indexes: list[dict]) -> str | None:
     return _svg(figure)
 
 
-def cache_hits(report: dict) -> str | None:
+def cache_hits(report: dict[str, Any]) -> str | None:
     """Buffer cache hit rates: the database, and each table's heap and indexes."""
     tables = [t for t in report.get("tables") or [] if t.get("heap_hit_rate") is not None][:15]
     overall = [("database: all blocks", report.get("cache_hit_rate")), ("database: index blocks",
@@ -128,7 +128,7 @@ def cache_hits(report: dict) -> str | None:
     return _svg(figure)
 
 
-def charts(data: dict) -> dict[str, str | None]:
+def charts(data: dict[str, Any]) -> dict[str, str | None]:
     """Every chart of the HTML report, from the advice's JSON. Labels are statement texts and
     names from the database: drawn as written, never read as mathtext (``$…\\…$`` would be)."""
     import matplotlib

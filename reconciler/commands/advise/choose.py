@@ -18,11 +18,11 @@ regressions. Pure: the costs come from an :class:`Oracle` (the planner with Hypo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from reconciler.commands.advise.shape import Table
 
-Key = tuple
+Key = tuple[Any, ...]
 
 
 class Oracle(Protocol):

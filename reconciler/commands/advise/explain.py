@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from pglast import ast, parse_sql
@@ -24,7 +26,7 @@ _PARAM = re.compile(r"\$(\d+)")
 @dataclass
 class Explained:
     cost: float | None
-    plan: dict | None = None
+    plan: dict[str, Any] | None = None
     error: str | None = None
     findings: list[str] = field(default_factory=list)
     analyzed: bool = False
@@ -80,13 +82,13 @@ def explain(conn: psycopg.Connection, statement: str, major: int, analyze: bool 
     return result
 
 
-def _walk(node: dict):
+def _walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield node
     for child in node.get("Plans", ()):
         yield from _walk(child)
 
 
-def findings(plan: dict, table_rows: dict[str, int], large_rows: int) -> list[str]:
+def findings(plan: dict[str, Any], table_rows: dict[str, int], large_rows: int) -> list[str]:
     """Sequential scans of large tables, bad row estimates, sorts that spill to disk."""
     out = []
     for node in _walk(plan):

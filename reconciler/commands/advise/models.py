@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.base.names import fit_unique
 from reconciler.commands.advise.candidates import Candidate
@@ -22,13 +23,13 @@ class Recommendation:
     cost_before: float | None
     cost_after: float | None
     verified: bool
-    queries: list[dict]
+    queries: list[dict[str, Any]]
     verified_by: str | None = None          # "hypopg", "build"
     unverified_reason: str | None = None
-    helps: list[dict] = field(default_factory=list)
+    helps: list[dict[str, Any]] = field(default_factory=list)
     checked: int = 0                        # statements re-costed for regressions
     size_bytes: int | None = None
-    upkeep: dict | None = None              # the workload's writes that would maintain it (see .upkeep)
+    upkeep: dict[str, Any] | None = None              # the workload's writes that would maintain it (see .upkeep)
 
     @property
     def saving_pct(self) -> float | None:
@@ -39,24 +40,24 @@ class Recommendation:
 
 @dataclass
 class Advice:
-    slow_queries: list[dict] = field(default_factory=list)
-    explained: list[dict] = field(default_factory=list)
+    slow_queries: list[dict[str, Any]] = field(default_factory=list)
+    explained: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[Recommendation] = field(default_factory=list)
-    dropped: list[dict] = field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
     redundant: list[IndexFinding] = field(default_factory=list)
     unused: list[IndexFinding] = field(default_factory=list)
-    report: dict = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     hypopg: bool = False
-    table_scans: list[dict] = field(default_factory=list)
-    workload: dict = field(default_factory=dict)
-    statements: list[dict] = field(default_factory=list)
+    table_scans: list[dict[str, Any]] = field(default_factory=list)
+    workload: dict[str, Any] = field(default_factory=dict)
+    statements: list[dict[str, Any]] = field(default_factory=list)
     min_share_pct: float = 0.0
-    skipped: list[dict] = field(default_factory=list)   # statements not planned: they would run unvetted code
+    skipped: list[dict[str, Any]] = field(default_factory=list)   # statements not planned: they would run unvetted code
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The JSON contract of ``advise --format json``."""
-        def finding(f: IndexFinding) -> dict:
+        def finding(f: IndexFinding) -> dict[str, Any]:
             return {"index": f.index.name, "table": f.table, "reason": f.reason, "size_bytes": f.size_bytes,
                     "scans": f.scans, "covered_by": f.covered_by.name if f.covered_by else None}
         return {
@@ -85,7 +86,7 @@ class Advice:
         }
 
 
-def index_name(table: str, columns: list, using: str, include: list[str] | None = None) -> str:
+def index_name(table: str, columns: list[Any], using: str, include: list[str] | None = None) -> str:
     """``idx_<table>_<columns>`` within 63 bytes (a hash keeps long ones distinct)."""
     parts = []
     for column in columns:
@@ -99,7 +100,7 @@ def index_name(table: str, columns: list, using: str, include: list[str] | None 
 
 def index_spec(candidate: Candidate) -> tuple[str, IndexSpec]:
     name = index_name(candidate.table[1], candidate.columns, candidate.using, candidate.include)
-    body: dict = {"name": name, "columns": candidate.columns, "using": candidate.using}
+    body: dict[str, Any] = {"name": name, "columns": candidate.columns, "using": candidate.using}
     if candidate.include:
         body["include"] = candidate.include
     return name, IndexSpec.model_validate(body)

@@ -19,6 +19,7 @@ parameters are combined into a few weighted sets (the weights sum to 1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.commands.advise.shape import Predicate, Shape
 
@@ -41,7 +42,7 @@ def _quantile(bounds: list[str], q: float) -> str:
     return bounds[min(len(bounds) - 1, max(0, round(q * (len(bounds) - 1))))]
 
 
-def value_choices(stats: dict, rows: float = 0.0, observed: float | None = None) -> Choices:
+def value_choices(stats: dict[str, Any], rows: float = 0.0, observed: float | None = None) -> Choices:
     """Values of one column with the share of rows each stands for: the most common values, then
     histogram quantiles sharing what the most common values leave. With ``observed`` (the share
     of the table one call returned, when that is the share its value matched), only values
@@ -68,12 +69,12 @@ def value_choices(stats: dict, rows: float = 0.0, observed: float | None = None)
     return [(v, w) for v, w, _ in out]
 
 
-def _sorted_values(stats: dict) -> list[str]:
+def _sorted_values(stats: dict[str, Any]) -> list[str]:
     """Bounds to take range quantiles from (the histogram, else the most common values)."""
     return list(stats.get("histogram") or []) or sorted(stats.get("mcv") or [])
 
 
-def _choices_for(p: Predicate, stats: dict | None, rows: float, observed: float | None
+def _choices_for(p: Predicate, stats: dict[str, Any] | None, rows: float, observed: float | None
                  ) -> list[tuple[dict[int, str | None], float]] | None:
     if stats is None:
         return None
@@ -120,7 +121,7 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def parameter_sets(shape: Shape, stats: dict[tuple[str, str, str], dict], rows_per_call: float,
+def parameter_sets(shape: Shape, stats: dict[tuple[str, str, str], dict[str, Any]], rows_per_call: float,
                    table_rows: dict[tuple[str, str], float] | None = None) -> list[ParameterSet] | None:
     """Weighted value sets for every parameter of the statement, or None when some parameter in
     a condition cannot be given a representative value (then only the generic plan is used).

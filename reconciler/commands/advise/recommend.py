@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 
@@ -104,9 +105,9 @@ class PlannerChoice:
     workload: list[Statement]
     shapes: dict[str, Shape]
     candidates: list[Candidate]
-    specs: dict[tuple, tuple[str, IndexSpec]] = field(default_factory=dict)
-    start: frozenset[tuple] = frozenset()
-    chosen: frozenset[tuple] = frozenset()
+    specs: dict[tuple[Any, ...], tuple[str, IndexSpec]] = field(default_factory=dict)
+    start: frozenset[tuple[Any, ...]] = frozenset()
+    chosen: frozenset[tuple[Any, ...]] = frozenset()
     total_before: float = 0.0
 
     def run(self, build: bool, on_build: Callable[[str], None] | None) -> None:
@@ -149,7 +150,8 @@ class PlannerChoice:
             whatif.realize(self.chosen)
             self._unsimulated(whatif, refused, [by_key[k] for k in choice.chosen], simulated, build, on_build)
 
-    def _register(self, whatif: WhatIf) -> tuple[list[Candidate], list[tuple[Candidate, str]], dict[tuple, Table]]:
+    def _register(self, whatif: WhatIf) -> tuple[list[Candidate], list[tuple[Candidate, str]],
+                                                  dict[tuple[Any, ...], Table]]:
         """Every declared-but-missing index and every candidate, created hypothetically once
         (which also tells which ones HypoPG refuses)."""
         start = set()
@@ -159,7 +161,7 @@ class PlannerChoice:
             if whatif.try_create(key) is None:
                 start.add(key)
         self.start = frozenset(start)
-        table_of: dict[tuple, Table] = {k: whatif.index_sql[k][0] for k in start}
+        table_of: dict[tuple[Any, ...], Table] = {k: whatif.index_sql[k][0] for k in start}
         simulated: list[Candidate] = []
         refused: list[tuple[Candidate, str]] = []
         for candidate in self.candidates:
@@ -190,7 +192,7 @@ class PlannerChoice:
                 "plans": "custom and generic" if statement.sets else ("generic" if statement.params else "plain"),
                 "error": statement.error})
 
-    def _attribute(self, rec: Recommendation, whatif: WhatIf, without: frozenset) -> None:
+    def _attribute(self, rec: Recommendation, whatif: WhatIf, without: frozenset[Any]) -> None:
         """Which statements ``rec`` helps (cost with the rest of the set -> with it), and how
         many statements on its table were re-costed for regressions."""
         before_total = after_total = 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from reconciler.base.units import format_duration_ms
 from reconciler.catalog.models import LiveIndex
@@ -67,7 +68,7 @@ def redundant_indexes(indexes: list[LiveIndex], table_names: dict[int, str]) -> 
     return out
 
 
-def unused_indexes(indexes: list[LiveIndex], stats: dict[int, dict], table_names: dict[int, str],
+def unused_indexes(indexes: list[LiveIndex], stats: dict[int, dict[str, Any]], table_names: dict[int, str],
                    window_start: datetime | None, now: datetime, unused_after_ms: int,
                    min_size: int) -> tuple[list[IndexFinding], str | None]:
     """Indexes with no scans for ``unused_after``; a note when the statistics are too young."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from reconciler.commands.advise.stats import Snapshot
 from reconciler.commands.advise.workload import Statement
@@ -18,14 +19,14 @@ def _statement_kind(text: str) -> str:
     return kind if kind in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH") else "OTHER"
 
 
-def _latest(*moments):
+def _latest(*moments: Any) -> Any:
     """The latest of the moments that are set, else ``None``."""
     return max((m for m in moments if m), default=None)
 
 
-def build_report(snap: Snapshot, statements: list[Statement], mon) -> dict:
+def build_report(snap: Snapshot, statements: list[Statement], mon: Any) -> dict[str, Any]:
     db = snap.database
-    kinds: dict[str, dict] = {}
+    kinds: dict[str, dict[str, Any]] = {}
     for s in snap.statements:
         entry = kinds.setdefault(_statement_kind(s["query"]), {"count": 0, "calls": 0, "total_ms": 0.0})
         entry["count"] += 1
@@ -47,7 +48,8 @@ def build_report(snap: Snapshot, statements: list[Statement], mon) -> dict:
                                 "size_bytes": row["size_bytes"]})
     index_bloat.sort(key=lambda r: -r["bloat_pct"])
     index_usage.sort(key=lambda r: -r["size_bytes"])
-    fmt = lambda v: v.isoformat() if isinstance(v, datetime) else v  # noqa: E731
+    def fmt(value: Any) -> Any:
+        return value.isoformat() if isinstance(value, datetime) else value
     return {
         "statements_by_kind": kinds,
         "cache_hit_rate": _pct(db["cache_hit_rate"]),
@@ -84,5 +86,5 @@ def _table_key(snap: Snapshot, oid: int) -> str:
     return table.key if table else "?"
 
 
-def _pct(value) -> float | None:
+def _pct(value: Any) -> float | None:
     return round(100 * float(value), 2) if value is not None else None

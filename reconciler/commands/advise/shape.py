@@ -16,6 +16,7 @@ kept, so the planner can later be asked about representative values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, SortByDir
@@ -69,11 +70,11 @@ class _Params(Visitor):
         super().__init__()
         self.found: set[int] = set()
 
-    def visit_ParamRef(self, ancestors, node) -> None:
+    def visit_ParamRef(self, ancestors: Any, node: Any) -> None:
         self.found.add(node.number)
 
 
-def _params_in(node) -> set[int]:
+def _params_in(node: Any) -> set[int]:
     if node is None:
         return set()
     visitor = _Params()
@@ -81,7 +82,7 @@ def _params_in(node) -> set[int]:
     return visitor.found
 
 
-def _param(node) -> int | None:
+def _param(node: Any) -> int | None:
     """``$n`` itself, or ``$n`` behind a cast."""
     if isinstance(node, ast.TypeCast):
         node = node.arg
@@ -95,9 +96,9 @@ class _Scope:
         self.known = tables
         self.columns = columns
         self.aliases: dict[str, Table] = {}
-        self.quals: list = []
+        self.quals: list[Any] = []
 
-    def add_from(self, items) -> list:
+    def add_from(self, items: Any) -> list[Any]:
         """Register FROM items; returns sub-selects found there."""
         subs = []
         for item in items or ():
@@ -121,7 +122,7 @@ class _Scope:
     def tables(self) -> set[Table]:
         return set(self.aliases.values())
 
-    def column(self, node) -> tuple[Table, str] | None:
+    def column(self, node: Any) -> tuple[Table, str] | None:
         """(table, column) of a column reference, resolving aliases; None for anything else."""
         if isinstance(node, ast.TypeCast):
             node = node.arg
@@ -139,7 +140,7 @@ class _Scope:
                 return owners[0], names[0]
         return None
 
-    def lowered(self, node) -> tuple[Table, str] | None:
+    def lowered(self, node: Any) -> tuple[Table, str] | None:
         """``lower(column)``."""
         if isinstance(node, ast.FuncCall) and node.funcname and node.funcname[-1].sval == "lower" \
                 and node.args and len(node.args) == 1:
@@ -147,7 +148,7 @@ class _Scope:
         return None
 
 
-def _conjuncts(node) -> list:
+def _conjuncts(node: Any) -> list[Any]:
     if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
         out = []
         for arg in node.args or ():
@@ -160,7 +161,7 @@ def _op_name(expr: ast.A_Expr) -> str:
     return expr.name[-1].sval if expr.name else ""
 
 
-def _condition(node, scope: _Scope) -> list[Predicate]:
+def _condition(node: Any, scope: _Scope) -> list[Predicate]:
     """Predicates found in one condition (a conjunct)."""
     if isinstance(node, ast.SubLink) and node.testexpr is not None:  # column IN (SELECT …): a semi-join
         col = scope.column(node.testexpr)
@@ -222,20 +223,20 @@ def _condition(node, scope: _Scope) -> list[Predicate]:
 class _Columns(Visitor):
     """Every column reference of one statement, not descending into its sub-selects."""
 
-    def __init__(self, scope: _Scope, root, out: dict[Table, set[str]]):
+    def __init__(self, scope: _Scope, root: Any, out: dict[Table, set[str]]):
         super().__init__()
         self.scope, self.root, self.out = scope, root, out
 
-    def visit_ColumnRef(self, ancestors, node) -> None:
+    def visit_ColumnRef(self, ancestors: Any, node: Any) -> None:
         col = self.scope.column(node)
         if col is not None:
             self.out.setdefault(col[0], set()).add(col[1])
 
-    def visit_SelectStmt(self, ancestors, node):
+    def visit_SelectStmt(self, ancestors: Any, node: Any) -> Any:
         return None if node is self.root else Skip
 
 
-def _select(stmt, shape: Shape, tables: dict[str, Table], columns: dict[Table, set[str]]) -> None:
+def _select(stmt: Any, shape: Shape, tables: dict[str, Table], columns: dict[Table, set[str]]) -> None:
     if stmt is None:
         return
     if isinstance(stmt, ast.SelectStmt) and stmt.op and stmt.larg is not None:  # UNION / INTERSECT / EXCEPT
@@ -280,14 +281,14 @@ def _select(stmt, shape: Shape, tables: dict[str, Table], columns: dict[Table, s
     _Columns(scope, stmt, shape.referenced)(stmt)
 
 
-def _sublinks(node) -> list:
+def _sublinks(node: Any) -> list[Any]:
     """Sub-selects of EXISTS / IN (SELECT …) / scalar sub-queries in one condition."""
-    found: list = []
+    found: list[Any] = []
     if node is None:
         return found
 
     class _Links(Visitor):
-        def visit_SubLink(self, ancestors, link):
+        def visit_SubLink(self, ancestors: Any, link: Any) -> Any:
             found.append(link.subselect)
             return Skip
 
@@ -312,7 +313,7 @@ def analyse(sql: str, tables: dict[str, Table], columns: dict[Table, set[str]] |
     return shape
 
 
-def _writes(stmt, shape: Shape, tables: dict[str, Table]) -> None:
+def _writes(stmt: Any, shape: Shape, tables: dict[str, Table]) -> None:
     """The table an INSERT or UPDATE writes (for an UPDATE, the columns it sets)."""
     if not isinstance(stmt, (ast.InsertStmt, ast.UpdateStmt)) or stmt.relation is None:
         return
@@ -338,12 +339,12 @@ class _Aggregates(Visitor):
         super().__init__()
         self.found = False
 
-    def visit_FuncCall(self, ancestors, node) -> None:
+    def visit_FuncCall(self, ancestors: Any, node: Any) -> None:
         if node.funcname and node.funcname[-1].sval in AGGREGATES or node.over is not None:
             self.found = True
 
 
-def _rows_match(stmt) -> bool:
+def _rows_match(stmt: Any) -> bool:
     if not isinstance(stmt, ast.SelectStmt) or stmt.op or stmt.withClause or stmt.groupClause \
             or stmt.distinctClause or stmt.limitCount is not None or stmt.havingClause is not None:
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -20,7 +21,7 @@ def advise_sql(name: str) -> str:
     return resources.files(__package__).joinpath("sql", f"{name}.sql").read_text()
 
 
-def _rows(conn: psycopg.Connection, name: str, params: dict | None = None) -> list[dict]:
+def _rows(conn: psycopg.Connection, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(advise_sql(name), params)
         return cur.fetchall()
@@ -60,7 +61,7 @@ def statements_status(conn: psycopg.Connection) -> StatementsStatus:
     return StatementsStatus(False, installed, preloaded, "; ".join(missing))
 
 
-def statements(conn: psycopg.Connection, schema: str) -> list[dict]:
+def statements(conn: psycopg.Connection, schema: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(sql.SQL(advise_sql("statements")).format(schema=sql.Identifier(schema)))
         return cur.fetchall()
@@ -70,15 +71,15 @@ def statements(conn: psycopg.Connection, schema: str) -> list[dict]:
 class Snapshot:
     """Everything the advisor looks at, read once."""
 
-    tables: list[dict]
-    index_stats: dict[int, dict]
+    tables: list[dict[str, Any]]
+    index_stats: dict[int, dict[str, Any]]
     live_tables: dict[int, LiveTable]
     live_indexes: dict[int, LiveIndex]
-    database: dict
-    connections: list[dict]
+    database: dict[str, Any]
+    connections: list[dict[str, Any]]
     status: StatementsStatus
-    statements: list[dict] = field(default_factory=list)
-    column_stats: dict[tuple[str, str, str], dict] = field(default_factory=dict)
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    column_stats: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     server_major: int = 0
 
 

@@ -9,6 +9,7 @@ saves and shows these beside each recommendation, for the DBA to weigh.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from reconciler.base.sqltext import SqlTextError
 from reconciler.catalog.models import IndexDefinition
@@ -50,7 +51,7 @@ def indexed_columns(definitions: Iterable[IndexDefinition]) -> frozenset[str]:
     return frozenset(out)
 
 
-def upkeep(candidate: Candidate, writes: Writes, indexed: frozenset[str]) -> dict:
+def upkeep(candidate: Candidate, writes: Writes, indexed: frozenset[str]) -> dict[str, Any]:
     """The writes of the workload that would maintain ``candidate``: its table's inserts, and the
     updates that set one of its columns (``loses_hot`` when no existing index reads any column
     they set, so they are HOT-eligible today)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import psycopg
 from pglast import ast, parse_sql, visitors
@@ -49,7 +50,7 @@ class Names:
     problem: str | None = None    # why it cannot be vetted at all (not one query, does not parse)
 
 
-def _name(parts: tuple | None) -> Name:
+def _name(parts: tuple[Any, ...] | None) -> Name:
     values = [getattr(p, "sval", "") or "" for p in parts or ()]
     if not values:
         return ("", "")

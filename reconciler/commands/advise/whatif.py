@@ -57,13 +57,13 @@ class WhatIf:
     statements: list[Planned]
     timeout_ms: int = 10_000
     builds: bool = False   # some candidates are built for real (--build-candidates): read-only per EXPLAIN
-    index_sql: dict[tuple, tuple[Table, str]] = field(default_factory=dict)  # key -> (table, CREATE INDEX …)
-    live: dict[tuple, Hypothetical] = field(default_factory=dict)
-    refused: dict[tuple, str] = field(default_factory=dict)
+    index_sql: dict[tuple[Any, ...], tuple[Table, str]] = field(default_factory=dict)  # key -> (table, CREATE INDEX …)
+    live: dict[tuple[Any, ...], Hypothetical] = field(default_factory=dict)
+    refused: dict[tuple[Any, ...], str] = field(default_factory=dict)
     hypopg_error: str | None = None
     hypopg: HypoPG | None = None
     explains: int = 0
-    _cache: dict[tuple, float | None] = field(default_factory=dict)
+    _cache: dict[tuple[Any, ...], float | None] = field(default_factory=dict)
     _pieces: dict[int, list[str | int]] = field(default_factory=dict)
     _transaction: Any = None
 
@@ -82,7 +82,7 @@ class WhatIf:
             self.conn.execute(_READ_ONLY)
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: Any) -> None:
         try:
             if self.hypopg is not None and not self.conn.broken:
                 with self.conn.transaction():
@@ -98,10 +98,10 @@ class WhatIf:
 
     # ---------------------------------------------------------------- hypothetical indexes
 
-    def register(self, key: tuple, table: Table, create_sql: str) -> None:
+    def register(self, key: tuple[Any, ...], table: Table, create_sql: str) -> None:
         self.index_sql[key] = (table, create_sql)
 
-    def _create(self, key: tuple) -> bool:
+    def _create(self, key: tuple[Any, ...]) -> bool:
         if key in self.live:
             return True
         if key in self.refused or not self.available:
@@ -118,21 +118,21 @@ class WhatIf:
         self.live[key] = Hypothetical(int(oid), int(size or 0))
         return True
 
-    def _drop(self, key: tuple) -> None:
+    def _drop(self, key: tuple[Any, ...]) -> None:
         found = self.live.pop(key, None)
         if found is not None and self.hypopg is not None:
             with self.conn.transaction():
                 self.conn.execute(self.hypopg.call("hypopg_drop_index", sql.Literal(found.oid)))
 
-    def try_create(self, key: tuple) -> str | None:
+    def try_create(self, key: tuple[Any, ...]) -> str | None:
         """Create ``key`` hypothetically (it stays); HypoPG's own error when it refuses."""
         return None if self._create(key) else self.refused.get(key, self.hypopg_error)
 
-    def size(self, key: tuple) -> int:
+    def size(self, key: tuple[Any, ...]) -> int:
         found = self.live.get(key)
         return found.size_bytes if found else 0
 
-    def _realize(self, keys: frozenset[tuple]) -> None:
+    def _realize(self, keys: frozenset[tuple[Any, ...]]) -> None:
         for key in [k for k in self.live if k not in keys]:
             self._drop(key)
         for key in keys:
@@ -140,12 +140,12 @@ class WhatIf:
 
     # ---------------------------------------------------------------- costs
 
-    def _relevant(self, i: int, keys: Iterable[tuple]) -> frozenset[tuple]:
+    def _relevant(self, i: int, keys: Iterable[tuple[Any, ...]]) -> frozenset[tuple[Any, ...]]:
         tables = self.statements[i].tables
         return frozenset(k for k in keys if k in self.index_sql and self.index_sql[k][0] in tables
                          and k not in self.refused)
 
-    def cost(self, i: int, keys: frozenset[tuple], mode: int | str) -> float | None:
+    def cost(self, i: int, keys: frozenset[tuple[Any, ...]], mode: int | str) -> float | None:
         """The planner's cost of statement ``i`` with the hypothetical indexes ``keys``: ``mode``
         is a parameter-set index (a custom plan), ``"plain"`` (no parameters) or ``"generic"``."""
         relevant = self._relevant(i, keys)
@@ -234,7 +234,7 @@ class WhatIf:
             total += weight * found
         return total
 
-    def expected(self, i: int, keys: frozenset[tuple]) -> float | None:
+    def expected(self, i: int, keys: frozenset[tuple[Any, ...]]) -> float | None:
         """The cost of statement ``i`` weighted over its representative values (the generic plan's
         when it has none)."""
         return self._weighted(i, lambda mode: self.cost(i, keys, mode))
@@ -244,15 +244,15 @@ class WhatIf:
         a savepoint included), never cached."""
         return self._weighted(i, lambda mode: self._explain(i, mode))
 
-    def generic_cost(self, i: int, keys: frozenset[tuple]) -> float | None:
+    def generic_cost(self, i: int, keys: frozenset[tuple[Any, ...]]) -> float | None:
         return self.cost(i, keys, "generic" if self.statements[i].params else "plain")
 
-    def custom_costs(self, i: int, keys: frozenset[tuple]) -> list[float | None]:
+    def custom_costs(self, i: int, keys: frozenset[tuple[Any, ...]]) -> list[float | None]:
         if self.modes(i) == ["generic"]:
             return []
         return [self.cost(i, keys, mode) for mode in self.modes(i)]
 
-    def realize(self, keys: frozenset[tuple]) -> None:
+    def realize(self, keys: frozenset[tuple[Any, ...]]) -> None:
         """Make exactly ``keys`` the hypothetical indexes in place."""
         self._realize(frozenset(k for k in keys if k not in self.refused))
 

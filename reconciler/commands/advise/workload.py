@@ -17,6 +17,7 @@ fingerprint, as pglast computes it), which ignores constants and parameter numbe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pglast.parser import ParseError, fingerprint
 
@@ -46,7 +47,7 @@ class Statement:
     def rows_per_call(self) -> float:
         return self.rows / self.calls if self.calls else 0.0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"queryid": self.queryid, "queryids": self.queryids, "query": self.query, "calls": self.calls,
                 "mean_ms": round(self.mean_ms, 3), "total_ms": round(self.total_ms, 3), "rows": self.rows,
                 "share": round(self.share, 4)}
@@ -60,7 +61,7 @@ def statement_key(query: str) -> str:
         return query
 
 
-def merge_entries(rows: list[dict]) -> list[Statement]:
+def merge_entries(rows: list[dict[str, Any]]) -> list[Statement]:
     """Merge entries of one statement; ordered by total time, largest first."""
     merged: dict[str, Statement] = {}
     for row in rows:

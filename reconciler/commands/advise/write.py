@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -26,7 +27,7 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _flow(items: list) -> CommentedSeq:
+def _flow(items: list[Any]) -> CommentedSeq:
     seq = CommentedSeq()
     for item in items:
         if isinstance(item, dict):
@@ -39,7 +40,7 @@ def _flow(items: list) -> CommentedSeq:
     return seq
 
 
-def _upkeep_said(upkeep: dict | None) -> str:
+def _upkeep_said(upkeep: dict[str, Any] | None) -> str:
     """The writes that would maintain the index, for the reviewer (see :mod:`.upkeep`)."""
     if not upkeep:
         return ""

@@ -64,7 +64,7 @@ def following(conn: psycopg.Connection, leader: LeaderPosition) -> str:
 def _same(row: dict[str, object], text: str) -> bool:
     defn = SettingDef.from_row(row)
     try:
-        return normalize(defn, str(row["setting"])) == normalize(defn, text)
+        return bool(normalize(defn, str(row["setting"])) == normalize(defn, text))
     except SettingValueError:
         return str(row["setting"]) == text
 

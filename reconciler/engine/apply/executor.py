@@ -14,7 +14,7 @@ import random
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -24,6 +24,7 @@ from reconciler.base.files import write_atomic
 from reconciler.base.units import format_duration_ms
 from reconciler.connect.session import time_own_statements
 from reconciler.engine.apply.cluster import ClusterOps
+from reconciler.engine.apply.history import History
 from reconciler.engine.apply.locking import describe_session
 from reconciler.engine.apply.monitor import BuildProgress, StatementMonitor
 from reconciler.plan.models import Change, Plan, Statement
@@ -82,11 +83,11 @@ def write_config_file(path: str, content: str) -> None:
 class SilentReporter:
     """An :class:`ApplyReporter` that says nothing."""
 
-    def change_started(self, number, total, change): pass
-    def statement_started(self, change, statement): pass
-    def progress(self, change, statement, progress): pass
-    def retrying(self, change, statement, attempt, delay, reason): pass
-    def change_done(self, change, seconds): pass
+    def change_started(self, number: int, total: int, change: Change) -> None: pass
+    def statement_started(self, change: Change, statement: Statement) -> None: pass
+    def progress(self, change: Change, statement: Statement, progress: BuildProgress) -> None: pass
+    def retrying(self, change: Change, statement: Statement, attempt: int, delay: float, reason: str) -> None: pass
+    def change_done(self, change: Change, seconds: float) -> None: pass
 
 
 @dataclass
@@ -113,7 +114,7 @@ class Executor:
     """Runs changes on ``conn`` (autocommit), watching each statement from ``monitor_conn``."""
 
     def __init__(self, conn: psycopg.Connection, monitor_conn: psycopg.Connection | None,
-                 options: ApplyOptions, reporter: ApplyReporter | None = None, sleep=time.sleep,
+                 options: ApplyOptions, reporter: ApplyReporter | None = None, sleep: Any = time.sleep,
                  pgbouncer_dsn: str | None = None, cluster: ClusterOps | None = None):
         self.pgbouncer_dsn = pgbouncer_dsn
         self.cluster = cluster
@@ -132,7 +133,7 @@ class Executor:
                      "WHERE pg_catalog.current_setting('synchronous_commit') = 'off'")
         time_own_statements(conn)  # lock_timeout, statement_timeout, build_timeout: set per statement
 
-    def run(self, plan: Plan, history=None) -> list[ChangeResult]:
+    def run(self, plan: Plan, history: History | None = None) -> list[ChangeResult]:
         """Execute every change of ``plan`` in order; raises :class:`ApplyFailed` at the first
         failure (changes before it stay applied; the next apply continues from there). Each
         result goes to ``history`` (a :class:`~reconciler.engine.apply.history.History`) when given."""

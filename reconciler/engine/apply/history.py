@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import socket
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -24,7 +25,7 @@ from reconciler.render import render
 
 
 def _change_entry(change: Change, result: str = "pending", seconds: float | None = None,
-                  error: str | None = None) -> dict:
+                  error: str | None = None) -> dict[str, Any]:
     return {"kind": change.kind, "action": change.action, "name": change.name, "table": change.table,
             "hazards": [h.value for h in change.hazards], "result": result,
             "seconds": round(seconds, 3) if seconds is not None else None, "error": error}
@@ -66,7 +67,8 @@ class History:
                 (Jsonb(self.entries), status, error, finished, self.id))
 
 
-def read_history(conn: psycopg.Connection, limit: int = 20, schema_owner: str | None = None) -> list[dict] | None:
+def read_history(conn: psycopg.Connection, limit: int = 20,
+                 schema_owner: str | None = None) -> list[dict[str, Any]] | None:
     """The newest ``limit`` applies, or None when nothing was ever recorded here."""
     if not check_own_schema(conn, schema_owner).has("history"):
         return None

@@ -8,6 +8,7 @@ databases on one server do not wait for each other.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -29,7 +30,7 @@ WHERE l.locktype = 'advisory' AND l.granted
 """
 
 
-def describe_session(row: dict) -> str:
+def describe_session(row: dict[str, Any]) -> str:
     """``pid 123 (user app, application psql, from 10.0.0.5, state idle in transaction)``."""
     bits = [f"user {row.get('usename')}"]
     if row.get("application_name"):
@@ -43,7 +44,7 @@ def describe_session(row: dict) -> str:
     return f"pid {row['pid']} ({', '.join(bits)})"
 
 
-def lock_holder(conn: psycopg.Connection) -> dict | None:
+def lock_holder(conn: psycopg.Connection) -> dict[str, Any] | None:
     """The session holding the apply lock on this database, if any."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(_HOLDER_SQL, {"high": APPLY_LOCK_KEY >> 32, "low": APPLY_LOCK_KEY & 0xFFFFFFFF})

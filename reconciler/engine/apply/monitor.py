@@ -59,7 +59,7 @@ class StatementMonitor:
     >>> monitor.blockers                                                  # doctest: +SKIP
     """
 
-    def __init__(self, conn: psycopg.Connection, pid: int, watch_progress: bool, on_progress=None,
+    def __init__(self, conn: psycopg.Connection, pid: int, watch_progress: bool, on_progress: Any = None,
                  interval: float = 0.25, first_after: float = 0.05):
         self.conn = conn
         self.pid = pid
@@ -67,7 +67,7 @@ class StatementMonitor:
         self.on_progress = on_progress
         self.interval = interval
         self.first_after = first_after
-        self.blockers: list[dict] = []
+        self.blockers: list[dict[str, Any]] = []
         self.progress: BuildProgress | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pgrecon-monitor", daemon=True)
@@ -76,7 +76,7 @@ class StatementMonitor:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
 

@@ -12,7 +12,7 @@ come back as errors with the server's message, so plan fails before apply would.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -65,7 +65,7 @@ def canonicalize(conn: psycopg.Connection, requests: list[CanonicalRequest], ext
     return results
 
 
-def _statements(batch: dict[int, list[CanonicalRequest]]):
+def _statements(batch: dict[int, list[CanonicalRequest]]) -> Iterator[tuple[CanonicalRequest | None, str]]:
     """(request or None, statement) pairs: a temp copy per table, then its indexes."""
     for t, requests in enumerate(batch.values()):
         copy = f"pgrecon_canon_{t}"
@@ -77,10 +77,11 @@ def _statements(batch: dict[int, list[CanonicalRequest]]):
                                             table=("pg_temp", copy), concurrently=False, only=False)
 
 
-def _canonicalize_batch(conn, batch, extensions, lock_timeout_ms) -> dict[IndexRef, CanonicalResult]:
+def _canonicalize_batch(conn: psycopg.Connection, batch: dict[int, list[CanonicalRequest]],
+                        extensions: Sequence[ExtensionSpec], lock_timeout_ms: int) -> dict[IndexRef, CanonicalResult]:
     prelude = [render_statement("extensions/create_extension", name=e.name, schema=e.schema_, version=e.version)
                for e in extensions]
-    statements = list(_statements(batch))
+    statements: list[tuple[CanonicalRequest | None, str]] = list(_statements(batch))
     names: dict[str, IndexRef] = {}
     copies: dict[IndexRef, tuple[str, str]] = {}  # request -> (temp copy name, real table name)
     for t, requests in enumerate(batch.values()):
@@ -98,11 +99,11 @@ def _canonicalize_batch(conn, batch, extensions, lock_timeout_ms) -> dict[IndexR
                 conn.execute(";\n".join(stmt for _, stmt in statements))
         except psycopg.Error:
             # Something was refused: run one statement at a time to name each failure.
-            for request, stmt in statements:
+            for maybe, stmt in statements:
                 error = _try(conn, stmt)
-                if error and request is not None:
-                    copy, real = copies[request.ref]
-                    results[request.ref] = CanonicalResult(None, error.replace(copy, real))
+                if error and maybe is not None:
+                    copy, real = copies[maybe.ref]
+                    results[maybe.ref] = CanonicalResult(None, error.replace(copy, real))
         temp_schema = conn.execute("SELECT nspname::text FROM pg_catalog.pg_namespace "
                                    "WHERE oid = pg_catalog.pg_my_temp_schema()").fetchone()
         if temp_schema:

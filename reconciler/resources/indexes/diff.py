@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from reconciler.base.kinds import ChangeKind, Note
 from reconciler.base.names import fit, fit_unique
@@ -45,7 +45,7 @@ class DesiredIndex:
     definition: IndexDefinition
 
     @property
-    def path(self) -> tuple:
+    def path(self) -> tuple[Any, ...]:
         return ("tables", self.table_key, "indexes", self.position)
 
     @property

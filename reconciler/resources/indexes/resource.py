@@ -23,9 +23,10 @@ from reconciler.resources.base import InspectContext, PlanContext, ResourceType
 from reconciler.resources.diffs import SpecProblem
 from reconciler.resources.document import Spec
 from reconciler.resources.indexes.canonical_cache import remember_canonical_forms
-from reconciler.resources.indexes.desired import DesiredIndex, resolve_desired
+from reconciler.resources.indexes.desired import resolve_desired
 from reconciler.resources.indexes.diff import (
     TEMP_PREFIX,
+    DesiredIndex,
     IndexAction,
     IndexDiff,
     PartitionStep,
@@ -33,6 +34,7 @@ from reconciler.resources.indexes.diff import (
     temp_index_name,
 )
 from reconciler.resources.indexes.equivalence import referenced_columns
+from reconciler.resources.indexes.spec import IndexSpec
 
 _INDEX_ORDER = {"rename": 1, "create": 2, "rebuild": 3, "replace": 4, "attach": 5, "drop": 6}
 
@@ -165,19 +167,19 @@ def export_index(index: LiveIndex, table: LiveTable) -> dict[str, Any]:
 
 def index_changes(actions: list[IndexAction]) -> list[Change]:
     """One change per index action, leftovers first and prunes last."""
-    def order(a: IndexAction) -> tuple:
+    def order(a: IndexAction) -> tuple[Any, ...]:
         rank = 0 if a.leftover else (len(_INDEX_ORDER) + 1 if a.rename_from else _INDEX_ORDER[a.action])
         return (rank, a.table.key, a.name)
     return [index_change(a) for a in sorted(actions, key=order)]
 
 
-def _build(index, name: tuple[str, str], table: tuple[str, str]) -> Statement:
+def _build(index: IndexSpec, name: tuple[str, str], table: tuple[str, str]) -> Statement:
     return Statement(sql=render_statement("indexes/create_index", index=index, name=name[1], table=table,
                                           concurrently=True, only=False),
                      transactional=False, lock=SHARE_UPDATE_EXCLUSIVE, timeout="build", builds=name)
 
 
-def _create_only(index, name: str, table: tuple[str, str]) -> Statement:
+def _create_only(index: IndexSpec, name: str, table: tuple[str, str]) -> Statement:
     return Statement(sql=render_statement("indexes/create_index", index=index, name=name, table=table,
                                           concurrently=False, only=True), lock=SHARE)
 
@@ -200,7 +202,8 @@ def _attach(parent: tuple[str, str], child: tuple[str, str]) -> Statement:
                      lock=SHARE_UPDATE_EXCLUSIVE)
 
 
-def partition_statements(index, parent: tuple[str, str], steps: tuple[PartitionStep, ...]) -> list[Statement]:
+def partition_statements(index: IndexSpec, parent: tuple[str, str],
+                         steps: tuple[PartitionStep, ...]) -> list[Statement]:
     """Statements that give every partition in ``steps`` a child of the partitioned index ``parent``."""
     out: list[Statement] = []
     for step in steps:
@@ -222,7 +225,7 @@ def partition_statements(index, parent: tuple[str, str], steps: tuple[PartitionS
     return out
 
 
-def _new_index(index, schema: str, name: str, action: IndexAction) -> list[Statement]:
+def _new_index(index: IndexSpec, schema: str, name: str, action: IndexAction) -> list[Statement]:
     """Statements that build index ``name`` with all its partitions."""
     table = (action.table.schema, action.table.name)
     if not action.table.partitioned:
@@ -239,7 +242,7 @@ def index_change(action: IndexAction) -> Change:
     live: Any = action.live
     hazards: list[Hazard] = []
     statements: list[Statement] = []
-    details: dict = {}
+    details: dict[str, Any] = {}
     if action.desired is not None:
         details["definition"] = render_statement("indexes/create_index", index=spec, name=spec.name,
                                                  table=(schema, table.name), concurrently=False, only=False)

@@ -207,7 +207,7 @@ def partition_change(action: PartitionAction) -> Change:
     parent = (action.parent.schema, action.parent.name)
     name = (action.schema, action.name)
     hazards: list[Hazard] = []
-    details: dict = {"from": action.lower, "to": action.upper} if action.lower is not None else {}
+    details: dict[str, Any] = {"from": action.lower, "to": action.upper} if action.lower is not None else {}
     if action.action == "create":
         default = (action.default.schema, action.default.name) if action.default is not None else None
         sql = render_statement("partitions/create_partition", name=name, parent=parent, column=action.column,

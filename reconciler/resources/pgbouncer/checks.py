@@ -7,6 +7,7 @@ else from the live server (plan) or PostgreSQL's defaults (render without a serv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.facts.pgbouncer import (
     PREPARED_STATEMENTS_SINCE,
@@ -36,7 +37,7 @@ class ServerLimits:
 
 @dataclass
 class CheckResult:
-    problems: list[tuple[tuple, str]] = field(default_factory=list)   # (path below pgbouncer, message)
+    problems: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)   # (path below pgbouncer, message)
     warnings: list[str] = field(default_factory=list)
     server_connections: int = 0
 

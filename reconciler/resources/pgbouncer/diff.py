@@ -15,7 +15,7 @@ from typing import Any
 class LivePgbouncer:
     version: str                                  # e.g. "1.18.0"
     config: dict[str, tuple[str | None, bool]]    # key -> (value, changeable by RELOAD)
-    databases: dict[str, dict]                    # SHOW DATABASES rows by name
+    databases: dict[str, dict[str, Any]]                    # SHOW DATABASES rows by name
 
 
 DATABASE_FIELDS = {"host": "host", "port": "port", "dbname": "database", "user": "force_user",

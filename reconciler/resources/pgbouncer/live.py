@@ -5,6 +5,8 @@ The admin console speaks only the simple query protocol, so a client-side-bindin
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg.rows import dict_row
 
@@ -20,7 +22,7 @@ def admin_connect(dsn: str) -> psycopg.Connection:
     return open_connection(dsn, "the PgBouncer admin console", autocommit=True, cursor_factory=psycopg.ClientCursor)
 
 
-def show(conn: psycopg.Connection, what: str) -> list[dict]:
+def show(conn: psycopg.Connection, what: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(SHOW[what])
         return cur.fetchall()

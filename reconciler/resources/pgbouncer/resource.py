@@ -21,9 +21,15 @@ from reconciler.resources.base import InspectContext, PlanContext, ResourceType
 from reconciler.resources.diffs import Diff
 from reconciler.resources.document import Spec
 from reconciler.resources.pgbouncer.checks import LIMIT_NAMES, cross_check, limits_from, target_release
-from reconciler.resources.pgbouncer.diff import DATABASE_FIELDS, PgbouncerDiff, diff_pgbouncer, read_ini_pairs
+from reconciler.resources.pgbouncer.diff import (
+    DATABASE_FIELDS,
+    LivePgbouncer,
+    PgbouncerDiff,
+    diff_pgbouncer,
+    read_ini_pairs,
+)
 from reconciler.resources.pgbouncer.files import pgbouncer_files, pgbouncer_ini, pgbouncer_settings
-from reconciler.resources.pgbouncer.live import LivePgbouncer, admin_connect, read_live, show
+from reconciler.resources.pgbouncer.live import admin_connect, read_live, show
 from reconciler.resources.pgbouncer.spec import RESERVED_KEYS
 from reconciler.resources.settings.diff import SettingsDiff
 

@@ -34,7 +34,8 @@ def verifier(password: str, salt: bytes | None = None, iterations: int = ITERATI
     """A new verifier for ``password`` (random 16-byte salt unless given)."""
     salt = salt if salt is not None else os.urandom(16)
     stored, server = _keys(password, salt, iterations)
-    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored)}:{b64(server)}"
 
 

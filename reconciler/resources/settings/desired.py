@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -15,7 +16,7 @@ class DesiredSetting:
     name: str      # as written in the spec (or as PGTune names it)
     text: str      # value as a person writes it (``${ENV}`` references expanded when asked for)
     source: str    # "spec" or "tune: <rule>"
-    path: tuple    # where it comes from in the spec
+    path: tuple[Any, ...]    # where it comes from in the spec
     from_env: bool = False  # the spec's value references ${ENV}: a secret, never written to a file
 
     @property
