@@ -26,10 +26,12 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from reconciler.base.errors import PgreconError
 from reconciler.base.files import comment_text, write_atomic
 from reconciler.catalog import read_catalog
+from reconciler.resources.document import TableSpec
 from reconciler.resources.registry import RESOURCE_TYPES, SECTIONS, InspectContext
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "pgrecon")
-TABLE_ORDER = ("partitioning", "storage", "statistics", "prune_unmanaged_indexes", "indexes")
+TABLE_ORDER = ("#", *(field.alias or name for name, field in TableSpec.model_fields.items()))
+"""How a table's sections are written: its remarks (a comment), then the kinds' parts as the spec has them."""
 
 _LIST_RELATIONS = """
 SELECT n.nspname::text, c.relname::text

@@ -35,8 +35,9 @@ from reconciler.spec.target import TargetSpec
 from reconciler.spec.types import StrictModel, TableKey, expand_secret
 
 
-# Fields come in the reverse order of the bases: the indexes kind's first.
-class TableSpec(StatisticsTable, StorageTable, PartitionsTable, IndexesTable):
+# Fields come in the reverse order of the bases: partitioning, storage, statistics, then the indexes
+# (the order inspect writes them in).
+class TableSpec(IndexesTable, StatisticsTable, StorageTable, PartitionsTable):
     """What one table should have. Keys of ``tables:`` are ``schema.table``, verbatim."""
 
 

@@ -282,8 +282,8 @@ def check(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedde
 @command("inspect")
 def inspect(dsn: str | None = Dsn, embedded: bool = Embedded,
             tables: list[str] = typer.Option([], "--tables", help="schema.table globs (repeatable; default all)"),
-            include: str | None = typer.Option(None, "--include", help="sections: indexes,partitions,storage,"
-                                                                        "statistics,extensions,settings,pgbouncer"),
+            include: str | None = typer.Option(None, "--include", help="the kinds to export, comma-separated, "
+                                                                        "e.g. indexes,partitions (default: all)"),
             pgbouncer_dsn: str | None = typer.Option(None, "--pgbouncer-dsn", help="admin console of a running "
                                                                                    "PgBouncer (for pgbouncer:)"),
             out: Path | None = typer.Option(None, "--out", help="write the spec here (default: stdout)"),

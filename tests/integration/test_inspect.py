@@ -168,6 +168,24 @@ def test_partitions_are_inferred_with_remarks(db, tmp_path):
     assert db.cli("plan", spec=spec).exit_code == 0
 
 
+def test_partitions_behind_now_are_not_exported_and_say_why(db, tmp_path):
+    """Partitions that all lie behind now: partitioning is not exported (the first apply would create
+    partitions), and a comment says so above the table — which had been lost before issue 18."""
+    db.execute("""
+        CREATE TABLE old_events (at timestamptz NOT NULL, v int) PARTITION BY RANGE (at);
+        CREATE TABLE old_events_p20200101 PARTITION OF old_events FOR VALUES FROM ('2020-01-01 +00') TO ('2020-01-02 +00');
+        CREATE TABLE old_events_p20200102 PARTITION OF old_events FOR VALUES FROM ('2020-01-02 +00') TO ('2020-01-03 +00');
+        CREATE INDEX old_events_at ON old_events (at);
+    """)
+    spec = tmp_path / "inspected.yaml"
+    data = inspected(db, spec)
+    assert "partitioning" not in data["tables"]["public.old_events"]
+    assert [ix["name"] for ix in data["tables"]["public.old_events"]["indexes"]] == ["old_events_at"]
+    text = spec.read_text()
+    comment = text[:text.index("\n  public.old_events:\n")]
+    assert "partitioning is not exported because its partitions end before the one after now" in comment
+
+
 def test_pgbouncer_is_exported_without_passwords(db, roles, secrets, tmp_path, spec_file):  # noqa: F811
     out, port = tmp_path / "out", free_port()
     spec = spec_file(pool_spec(db, roles, out, port))

@@ -108,79 +108,108 @@ def _is_text(fact: ColumnFacts) -> bool:
     return fact.type.startswith(("text", "character", "varchar", "citext"))
 
 
+@dataclass
+class _Wants:
+    """What one statement asks of one table, sorted into the shapes of index that serve it."""
+
+    eq: list[Predicate]
+    eq_keys: list[Any]
+    ranges: list[str]
+    sort_keys: list[str]
+    groups: list[str]
+    likes: list[Predicate]
+    contains: list[Predicate]
+
+
+def _wants(table: Table, items: list[Predicate], facts: Facts) -> _Wants:
+    eq = _ordered_eq(table, items, facts)
+    eq_names = {p.column for p in eq if not p.lowered}
+    sorts = [p for p in items if p.kind == "sort" and p.column not in eq_names]
+    return _Wants(
+        eq=eq, eq_keys=[_key(p) for p in eq],
+        ranges=list(dict.fromkeys(p.column for p in items if p.kind == "range" and p.column not in eq_names)),
+        sort_keys=list(dict.fromkeys(f"{p.column} DESC" if p.descending else p.column for p in sorts)),
+        groups=list(dict.fromkeys(p.column for p in items if p.kind == "group" and p.column not in eq_names)),
+        likes=[p for p in items if p.kind == "like" and _is_text(facts[(*table, p.column)])],
+        contains=[p for p in items if p.kind == "contains" and facts[(*table, p.column)].type.startswith("jsonb")])
+
+
+def _btree_shapes(w: _Wants, facts: Facts, table: Table) -> tuple[list[tuple[list[Any], str]], dict[str, str]]:
+    """The btree key lists that serve ``w`` (each with its reason), and the reasons of the LIKE
+    prefix shapes with their column."""
+    eq, eq_keys = w.eq, w.eq_keys
+    shapes: list[tuple[list[Any], str]] = []
+    like_of: dict[str, str] = {}  # the reason of a LIKE-prefix shape -> its column
+    for p in eq[:MAX_KEYS]:
+        shapes.append(([_key(p)], f"equality on {p.column}"))
+    if len(eq) > 1:
+        shapes.append((eq_keys[:MAX_KEYS], "equality on " + ", ".join(p.column for p in eq[:MAX_KEYS])))
+    for r in w.ranges[:2]:
+        shapes.append(((eq_keys + [r])[:MAX_KEYS], _reason(eq, "range", [r])))
+    if w.sort_keys:
+        shapes.append(((eq_keys + w.sort_keys)[:MAX_KEYS], _reason(eq, "order", w.sort_keys)))
+    if w.groups:
+        shapes.append(((eq_keys + w.groups)[:MAX_KEYS], _reason(eq, "grouping", w.groups)))
+        for r in w.ranges[:1]:
+            shapes.append((([*eq_keys, r] + w.groups)[:MAX_KEYS], _reason(eq, "range then grouping", [r, *w.groups])))
+    for p in w.likes:
+        if not p.insensitive:
+            reason = _reason(eq, "LIKE 'prefix%'", [p.column])
+            shapes.append(((eq_keys + [_pattern_key(p, facts, table)])[:MAX_KEYS], reason))
+            like_of[reason] = p.column
+    return shapes, like_of
+
+
+class _Collected:
+    """Candidates of one statement, merged by key as they are found."""
+
+    def __init__(self, statement: str) -> None:
+        self.statement = statement
+        self.out: dict[tuple[Any, ...], Candidate] = {}
+
+    def add(self, table: Table, columns: list[Any], reason: str, using: str = "btree", include: list[str] | None = None,
+            needs: str | None = None, primary: bool = False, like: str | None = None) -> None:
+        if not columns:
+            return
+        candidate = Candidate(table, list(columns), using, list(include or []), [self.statement], reason, needs,
+                              primary, like)
+        found = self.out.setdefault(candidate.key, candidate)
+        found.primary = found.primary or primary
+        found.like_column = found.like_column or like
+
+
 def candidates_for(statement: str, shape: Shape, facts: Facts) -> list[Candidate]:
     """Index candidates of one statement (``statement`` is its key)."""
     by_table: dict[Table, list[Predicate]] = {}
     for p in shape.predicates:
         if (*p.table, p.column) in facts:
             by_table.setdefault(p.table, []).append(p)
-    out: dict[tuple[Any, ...], Candidate] = {}
-
-    def add(table: Table, columns: list[Any], reason: str, using: str = "btree", include: list[str] | None = None,
-            needs: str | None = None, primary: bool = False, like: str | None = None) -> Candidate | None:
-        if not columns:
-            return None
-        candidate = Candidate(table, list(columns), using, list(include or []), [statement], reason, needs, primary,
-                              like)
-        found = out.setdefault(candidate.key, candidate)
-        found.primary = found.primary or primary
-        found.like_column = found.like_column or like
-        return found
-
+    found = _Collected(statement)
     for table, items in by_table.items():
-        eq = _ordered_eq(table, items, facts)
-        eq_keys = [_key(p) for p in eq]
-        eq_names = {p.column for p in eq if not p.lowered}
-        ranges = list(dict.fromkeys(p.column for p in items if p.kind == "range" and p.column not in eq_names))
-        sorts = [p for p in items if p.kind == "sort" and p.column not in eq_names]
-        sort_keys = list(dict.fromkeys(f"{p.column} DESC" if p.descending else p.column for p in sorts))
-        groups = list(dict.fromkeys(p.column for p in items if p.kind == "group" and p.column not in eq_names))
-        likes = [p for p in items if p.kind == "like" and _is_text(facts[(*table, p.column)])]
-        contains = [p for p in items if p.kind == "contains" and facts[(*table, p.column)].type.startswith("jsonb")]
-
-        shapes: list[tuple[list[Any], str]] = []
-        like_of: dict[str, str] = {}  # the reason of a LIKE-prefix shape -> its column
-        for p in eq[:MAX_KEYS]:
-            shapes.append(([_key(p)], f"equality on {p.column}"))
-        if len(eq) > 1:
-            shapes.append((eq_keys[:MAX_KEYS], "equality on " + ", ".join(p.column for p in eq[:MAX_KEYS])))
-        for r in ranges[:2]:
-            shapes.append(((eq_keys + [r])[:MAX_KEYS], _reason(eq, "range", [r])))
-        if sort_keys:
-            shapes.append(((eq_keys + sort_keys)[:MAX_KEYS], _reason(eq, "order", sort_keys)))
-        if groups:
-            shapes.append(((eq_keys + groups)[:MAX_KEYS], _reason(eq, "grouping", groups)))
-            for r in ranges[:1]:
-                shapes.append((([*eq_keys, r] + groups)[:MAX_KEYS], _reason(eq, "range then grouping", [r, *groups])))
-        for p in likes:
-            if not p.insensitive:
-                reason = _reason(eq, "LIKE 'prefix%'", [p.column])
-                shapes.append(((eq_keys + [_pattern_key(p, facts, table)])[:MAX_KEYS], reason))
-                like_of[reason] = p.column
-
-        primary = _primary(eq_keys, ranges, sort_keys, groups)
+        w = _wants(table, items, facts)
+        shapes, like_of = _btree_shapes(w, facts, table)
+        primary = _primary(w.eq_keys, w.ranges, w.sort_keys, w.groups)
         if primary and not any(columns == primary for columns, _ in shapes):
-            shapes.append((primary, _reason(eq, "keys", primary)))
-        filters = {p.column for p in eq} | set(ranges[:1])
+            shapes.append((primary, _reason(w.eq, "keys", primary)))
+        filters = {p.column for p in w.eq} | set(w.ranges[:1])
         referenced = shape.referenced.get(table, set())
         for columns, reason in shapes:
-            add(table, columns, reason, primary=columns == primary, like=like_of.get(reason))
+            found.add(table, columns, reason, primary=columns == primary, like=like_of.get(reason))
             # a covering variant of keys that serve every filter, for an index-only scan
             names = {key_name(c) for c in columns}
             extra = sorted(referenced - names)
             if filters <= names and 0 < len(extra) <= MAX_INCLUDE and \
                     all((*table, c) in facts and facts[(*table, c)].width <= NARROW_BYTES for c in extra):
-                add(table, columns, reason + ", covering the columns it reads", include=extra)
-
-        for p in likes:
+                found.add(table, columns, reason + ", covering the columns it reads", include=extra)
+        for p in w.likes:
             key = {"expression": f"lower({p.column})", "opclass": "gin_trgm_ops"} if p.lowered \
                 else {"column": p.column, "opclass": "gin_trgm_ops"}
-            add(table, [key], f"LIKE/ILIKE search anywhere in {p.column}", "gin", needs="pg_trgm",
-                primary=not primary or p.insensitive)
-        for p in contains:
-            add(table, [{"column": p.column, "opclass": "jsonb_path_ops"}], f"JSON containment (@>) on {p.column}",
-                "gin", primary=not primary)
-    return list(out.values())
+            found.add(table, [key], f"LIKE/ILIKE search anywhere in {p.column}", "gin", needs="pg_trgm",
+                      primary=not primary or p.insensitive)
+        for p in w.contains:
+            found.add(table, [{"column": p.column, "opclass": "jsonb_path_ops"}],
+                      f"JSON containment (@>) on {p.column}", "gin", primary=not primary)
+    return list(found.out.values())
 
 
 def key_name(column: Any) -> str:

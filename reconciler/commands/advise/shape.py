@@ -173,15 +173,7 @@ def _condition(node: Any, scope: _Scope) -> list[Predicate]:
         return []
     left, right, op, kind = node.lexpr, node.rexpr, _op_name(node), node.kind
     if kind in (A_Expr_Kind.AEXPR_LIKE, A_Expr_Kind.AEXPR_ILIKE) or op in LIKE_OPS:
-        col, lowered = scope.column(left), False
-        if col is None:
-            col, lowered = scope.lowered(left), True
-        if col is None:
-            return []
-        insensitive = kind == A_Expr_Kind.AEXPR_ILIKE or op in ("~~*", "!~~*")
-        param = _param(right)
-        return [Predicate(col[0], col[1], "like", lowered=lowered, insensitive=insensitive,
-                          params=(param,) if param else ())]
+        return _like(left, right, op, kind, scope)
     if kind in (A_Expr_Kind.AEXPR_BETWEEN, A_Expr_Kind.AEXPR_BETWEEN_SYM):
         col = scope.column(left)
         bounds = [_param(b) for b in right] if isinstance(right, (list, tuple)) else []
@@ -202,6 +194,24 @@ def _condition(node: Any, scope: _Scope) -> list[Predicate]:
         return [Predicate(col[0], col[1], "contains", params=(param,) if param else ())] if col else []
     if op != "=" and op not in RANGE_OPS:
         return []
+    return _comparison(left, right, op, scope)
+
+
+def _like(left: Any, right: Any, op: str, kind: Any, scope: _Scope) -> list[Predicate]:
+    """``column LIKE $1`` (or ``lower(column) ILIKE …``)."""
+    col, lowered = scope.column(left), False
+    if col is None:
+        col, lowered = scope.lowered(left), True
+    if col is None:
+        return []
+    insensitive = kind == A_Expr_Kind.AEXPR_ILIKE or op in ("~~*", "!~~*")
+    param = _param(right)
+    return [Predicate(col[0], col[1], "like", lowered=lowered, insensitive=insensitive,
+                      params=(param,) if param else ())]
+
+
+def _comparison(left: Any, right: Any, op: str, scope: _Scope) -> list[Predicate]:
+    """``=`` or a range operator, with the column on either side."""
     found = []
     for this, other, this_op in ((left, right, op), (right, left, MIRROR[op])):
         col, lowered = scope.column(this), False
@@ -246,21 +256,10 @@ def _select(stmt: Any, shape: Shape, tables: dict[str, Table], columns: dict[Tab
     for cte in (stmt.withClause.ctes if getattr(stmt, "withClause", None) else ()) or ():
         _select(cte.ctequery, shape, tables, columns)
     scope = _Scope(tables, columns)
-    if isinstance(stmt, ast.SelectStmt):
-        subs = scope.add_from(stmt.fromClause)
-        conditions = [stmt.whereClause, *scope.quals]
-        sort_clause, group_clause = stmt.sortClause or (), stmt.groupClause or ()
-        if stmt.limitCount is not None and shape.limit_param is None:
-            shape.limit_param = _param(stmt.limitCount)
-        if stmt.limitOffset is not None and shape.offset_param is None:
-            shape.offset_param = _param(stmt.limitOffset)
-    elif isinstance(stmt, (ast.UpdateStmt, ast.DeleteStmt)):
-        subs = scope.add_from([stmt.relation])
-        subs += scope.add_from(getattr(stmt, "fromClause", None) or getattr(stmt, "usingClause", None))
-        conditions = [stmt.whereClause, *scope.quals]
-        sort_clause, group_clause = (), ()
-    else:
+    parts = _clauses(stmt, scope, shape)
+    if parts is None:
         return
+    subs, conditions, sort_clause, group_clause = parts
     for sub in subs:
         _select(sub, shape, tables, columns)
     for condition in conditions:
@@ -279,6 +278,23 @@ def _select(stmt: Any, shape: Shape, tables: dict[str, Table], columns: dict[Tab
         if col is not None:
             shape.predicates.append(Predicate(col[0], col[1], "group"))
     _Columns(scope, stmt, shape.referenced)(stmt)
+
+
+def _clauses(stmt: Any, scope: _Scope, shape: Shape) -> tuple[list[Any], list[Any], Any, Any] | None:
+    """A SELECT's, UPDATE's or DELETE's sub-selects in FROM, conditions, ORDER BY and GROUP BY (the
+    relations read are added to ``scope``; LIMIT and OFFSET parameters noted in ``shape``)."""
+    if isinstance(stmt, ast.SelectStmt):
+        subs = scope.add_from(stmt.fromClause)
+        if stmt.limitCount is not None and shape.limit_param is None:
+            shape.limit_param = _param(stmt.limitCount)
+        if stmt.limitOffset is not None and shape.offset_param is None:
+            shape.offset_param = _param(stmt.limitOffset)
+        return subs, [stmt.whereClause, *scope.quals], stmt.sortClause or (), stmt.groupClause or ()
+    if isinstance(stmt, (ast.UpdateStmt, ast.DeleteStmt)):
+        subs = scope.add_from([stmt.relation])
+        subs += scope.add_from(getattr(stmt, "fromClause", None) or getattr(stmt, "usingClause", None))
+        return subs, [stmt.whereClause, *scope.quals], (), ()
+    return None
 
 
 def _sublinks(node: Any) -> list[Any]:

@@ -151,44 +151,16 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
                          on_wait=getattr(reporter, "waiting", None))
     with target.session(dsn) as conn, target.session(dsn) as monitor_conn:
         time_own_statements(monitor_conn)
-        if fetch_value(conn, "SELECT pg_catalog.pg_is_in_recovery()"):
-            raise Refused(f"{describe_dsn(dsn)} is a standby (in recovery): apply changes the primary only. Point "
-                          f"--dsn at the primary, use a multi-host DSN with target_session_attrs=read-write, or name "
-                          f"the cluster's Patroni REST API (target.patroni.url)")
+        _refuse_a_standby(conn, dsn)
         waited = acquire_apply_lock(conn, options.lock_wait_ms)
         try:
-            fresh = make_plan(conn, spec, now=now, fingerprint=saved is not None, remember_forms=True, target=target)
-            plan = fresh  # a saved plan only has to equal it: what runs is always the plan made here
-            if saved is not None:
-                check_saved(saved, fresh)
-            refused: list[Change] = []
-            if options.skip_refused:
-                plan, refused = plan.without(plan.disallowed(set(options.allow_hazards)))
-            check_hazards(plan, options.allow_hazards)
+            plan, refused = _plan_to_run(conn, spec, saved, options, now, target)
             if on_plan:
                 on_plan(plan)
-            pgbouncer_dsn = None
-            if spec.pgbouncer is not None and spec.pgbouncer.admin_dsn is not None:
-                pgbouncer_dsn = spec.secret(("pgbouncer", "admin_dsn"), spec.pgbouncer.admin_dsn)
-            history = None
-            if plan.changes and options.record_history:
-                try:
-                    history = History(conn, plan, spec.target.schema_owner)
-                except psycopg.errors.InsufficientPrivilege:
-                    history = None  # recording is a courtesy: no privilege to create pgrecon.history
-            unverified: list[str] = []
-            try:
-                executor = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=pgbouncer_dsn,
-                                    cluster=cluster)
-                results = executor.run(plan, history)
-                if _ran_ddl(results):
-                    position = cluster.wait_for_replicas(conn)
-                    if target.patroni is not None:
-                        unverified = verify_replicas(cluster, spec, now or plan.now, position)
-            except ApplyFailed as exc:
-                if history is not None:
-                    history.finish("failed", exc.message)
-                raise
+            history = _history(conn, plan, spec, options)
+            executor = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=_pgbouncer_dsn(spec),
+                                cluster=cluster)
+            results, unverified = _execute(executor, plan, history, cluster, spec, now)
             remaining = verify(dsn, spec, now or plan.now, target)
             if history is not None:
                 history.finish("succeeded" if remaining.empty else "not in sync")
@@ -199,3 +171,59 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
     restarted = cluster.restart_pending() if options.restart else []
     return ApplyResult(plan=plan, results=results, remaining=remaining, waited_s=waited, restarted=restarted,
                        refused=refused, unverified=unverified)
+
+
+def _refuse_a_standby(conn: psycopg.Connection, dsn: str) -> None:
+    if fetch_value(conn, "SELECT pg_catalog.pg_is_in_recovery()"):
+        raise Refused(f"{describe_dsn(dsn)} is a standby (in recovery): apply changes the primary only. Point "
+                      f"--dsn at the primary, use a multi-host DSN with target_session_attrs=read-write, or name "
+                      f"the cluster's Patroni REST API (target.patroni.url)")
+
+
+def _plan_to_run(conn: psycopg.Connection, spec: Spec, saved: Plan | None, options: ApplyOptions,
+                 now: datetime | None, target: Target) -> tuple[Plan, list[Change]]:
+    """The plan made now (a saved one only has to equal it), without what ``--skip-refused``
+    leaves out; refuses hazards that were not allowed. Returns it and what was left out."""
+    plan = make_plan(conn, spec, now=now, fingerprint=saved is not None, remember_forms=True, target=target)
+    if saved is not None:
+        check_saved(saved, plan)
+    refused: list[Change] = []
+    if options.skip_refused:
+        plan, refused = plan.without(plan.disallowed(set(options.allow_hazards)))
+    check_hazards(plan, options.allow_hazards)
+    return plan, refused
+
+
+def _pgbouncer_dsn(spec: Spec) -> str | None:
+    if spec.pgbouncer is not None and spec.pgbouncer.admin_dsn is not None:
+        return spec.secret(("pgbouncer", "admin_dsn"), spec.pgbouncer.admin_dsn)
+    return None
+
+
+def _history(conn: psycopg.Connection, plan: Plan, spec: Spec, options: ApplyOptions) -> History | None:
+    """The row of this apply in ``pgrecon.history`` (a courtesy: none without changes, or without
+    the privilege to create it)."""
+    if not plan.changes or not options.record_history:
+        return None
+    try:
+        return History(conn, plan, spec.target.schema_owner)
+    except psycopg.errors.InsufficientPrivilege:
+        return None
+
+
+def _execute(executor: Executor, plan: Plan, history: History | None, cluster: ClusterOps, spec: Spec,
+             now: datetime | None) -> tuple[list[ChangeResult], list[str]]:
+    """Run the plan; after DDL, wait for the replicas to replay it (and, on a Patroni cluster,
+    verify the indexes there). Returns the results and the replicas that could not be checked."""
+    try:
+        results = executor.run(plan, history)
+        unverified: list[str] = []
+        if _ran_ddl(results):
+            position = cluster.wait_for_replicas(executor.conn)
+            if cluster.target.patroni is not None:
+                unverified = verify_replicas(cluster, spec, now or plan.now, position)
+    except ApplyFailed as exc:
+        if history is not None:
+            history.finish("failed", exc.message)
+        raise
+    return results, unverified

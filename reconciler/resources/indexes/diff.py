@@ -201,98 +201,131 @@ def _usable(index: LiveIndex) -> bool:
     return index.valid or index.partitioned
 
 
+class _TableDiff:
+    """Declared versus live indexes of one table: each declared index is in place, to attach, to
+    rename, create, replace or rebuild; then every live index nobody claimed is reported or
+    dropped. Actions and notes go to ``out`` in the order found."""
+
+    def __init__(self, catalog: Catalog, table: LiveTable, declared: list[DesiredIndex], prune: bool,
+                 out: IndexDiff, declared_oids: frozenset[int]) -> None:
+        self.catalog, self.table, self.declared, self.prune, self.out = catalog, table, declared, prune, out
+        self.declared_oids = declared_oids
+        self.live = catalog.indexes_on(table.oid)
+        self.by_name = {i.name: i for i in self.live}
+        self.declared_names = {d.name for d in declared}
+        self.claimed: set[int] = set()
+
+    def run(self) -> None:
+        for d in self.declared:
+            self._declared(d)
+        for index in self.live:
+            self._unclaimed(index)
+
+    def _add(self, action: IndexAction) -> None:
+        self.out.actions.append(action)
+
+    def _steps(self, definition: IndexDefinition, parent: LiveIndex | None,
+               name: str | None = None) -> tuple[PartitionStep, ...]:
+        return partition_steps(self.catalog, self.table, definition, parent, name, self.declared_oids)
+
+    def _declared(self, d: DesiredIndex) -> None:
+        current = self.by_name.get(d.name)
+        if current is not None and current.parent_oid is not None:
+            self._child_conflict(d, current)
+        elif current is not None and current.definition == d.definition and _usable(current):
+            self.claimed.add(current.oid)
+            steps = self._steps(d.definition, current) if current.partitioned else ()
+            if steps:
+                self._add(IndexAction("attach", self.table, d.name, "partitions without this index", d, current,
+                                      partitions=steps))
+        elif current is not None and current.backs_constraint:
+            self.claimed.add(current.oid)
+            self.out.problems.append((d.path, f"{d.name} exists with another definition and backs constraint "
+                                              f"{', '.join(current.constraints)}; pgrecon never replaces such an "
+                                              f"index. Give the declared index another name, or change the "
+                                              f"constraint in your migrations"))
+        else:
+            self._new_or_changed(d, current)
+
+    def _child_conflict(self, d: DesiredIndex, current: LiveIndex) -> None:
+        """The declared name is held by a child of a partitioned index (see :class:`ChildConflict`)."""
+        temp = temp_index_name(self.table.schema, self.table.name, d.name)
+        built = self.by_name.get(temp)
+        if built is not None and not (built.definition == d.definition and built.valid):
+            built = None
+        if built is not None:
+            self.claimed.add(built.oid)
+        self.claimed.add(current.oid)
+        self.out.conflicts.append(ChildConflict(d, self.table, current, built))
+
+    def _ready(self, d: DesiredIndex) -> LiveIndex | None:
+        """A live index nobody declared, with the declared definition: renamed, or adopted."""
+        return next((m for m in self.live if m.oid not in self.claimed and m.name not in self.declared_names
+                     and m.parent_oid is None and m.definition == d.definition and _usable(m)
+                     and not m.backs_constraint), None)
+
+    def _new_or_changed(self, d: DesiredIndex, current: LiveIndex | None) -> None:
+        table = self.table
+        ready = self._ready(d)
+        steps: tuple[PartitionStep, ...] = ()
+        if ready is not None:
+            self.claimed.add(ready.oid)
+            steps = self._steps(d.definition, ready) if ready.partitioned else ()
+        if current is None:
+            self._missing(d, ready, steps)
+            return
+        self.claimed.add(current.oid)
+        if ready is not None:
+            self._add(IndexAction("replace", table, d.name,
+                                  f"definition differs ({'; '.join(current.definition.differences(d.definition))}); "
+                                  f"{ready.name} already has the declared definition", d, current, adopt=ready,
+                                  partitions=steps))
+        elif not current.valid and not current.partitioned:
+            self._add(IndexAction("rebuild", table, d.name,
+                                  "INVALID (a concurrent build failed or was interrupted)", d, current))
+        else:
+            temp = temp_index_name(table.schema, table.name, d.name)
+            steps = self._steps(d.definition, None, temp) if table.partitioned else ()
+            self._add(IndexAction("replace", table, d.name,
+                                  f"definition differs: {'; '.join(current.definition.differences(d.definition))}",
+                                  d, current, partitions=steps))
+
+    def _missing(self, d: DesiredIndex, ready: LiveIndex | None, steps: tuple[PartitionStep, ...]) -> None:
+        table = self.table
+        if ready is not None:
+            self._add(IndexAction("rename", table, d.name, f"same definition as {ready.name}", d, ready,
+                                  partitions=steps))
+            return
+        steps = self._steps(d.definition, None, d.name) if table.partitioned else ()
+        self._add(IndexAction("create", table, d.name, "missing", d, partitions=steps))
+        twin = next((m for m in self.live if m.definition == d.definition and m.backs_constraint and m.valid), None)
+        if twin is not None:
+            self.out.notes.append(_note(table, d.name, f"redundant: same definition as {twin.name}, which backs "
+                                                       f"constraint {', '.join(twin.constraints)} (built as declared)"))
+
+    def _unclaimed(self, index: LiveIndex) -> None:
+        table = self.table
+        if index.oid in self.claimed or index.parent_oid is not None:
+            return  # children of partitioned indexes come and go with their parent
+        if index.name.startswith(TEMP_PREFIX):
+            self._add(IndexAction("drop", table, index.name, "left behind by an interrupted apply", live=index,
+                                  leftover=True))
+        elif index.backs_constraint:
+            if self.prune:
+                self.out.notes.append(_note(table, index.name,
+                                            f"kept: backs constraint {', '.join(index.constraints)}"))
+        elif self.prune:
+            self._add(IndexAction("drop", table, index.name,
+                                  "not in the spec" + ("" if index.valid else " (INVALID)")
+                                  + " and the table prunes unmanaged indexes", live=index))
+        else:
+            self.out.notes.append(_note(table, index.name, "unmanaged: not in the spec"
+                                        + ("" if index.valid else "; INVALID") + " (kept)"))
+
+
 def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex], prune: bool,
                 out: IndexDiff, declared_oids: frozenset[int] = frozenset()) -> None:
-    live = catalog.indexes_on(table.oid)
-    by_name = {i.name: i for i in live}
-    declared_names = {d.name for d in declared}
-    claimed: set[int] = set()
-
-    def add(action: IndexAction) -> None:
-        out.actions.append(action)
-
-    def steps_for(definition: IndexDefinition, parent: LiveIndex | None,
-                  name: str | None = None) -> tuple[PartitionStep, ...]:
-        return partition_steps(catalog, table, definition, parent, name, declared_oids)
-
-    for d in declared:
-        current = by_name.get(d.name)
-        if current is not None and current.parent_oid is not None:
-            temp = temp_index_name(table.schema, table.name, d.name)
-            built = by_name.get(temp)
-            if built is not None and not (built.definition == d.definition and built.valid):
-                built = None
-            if built is not None:
-                claimed.add(built.oid)
-            claimed.add(current.oid)
-            out.conflicts.append(ChildConflict(d, table, current, built))
-            continue
-        if current is not None and current.definition == d.definition and _usable(current):
-            claimed.add(current.oid)
-            steps = steps_for(d.definition, current) if current.partitioned else ()
-            if steps:
-                add(IndexAction("attach", table, d.name, "partitions without this index", d, current,
-                                partitions=steps))
-            continue
-        if current is not None and current.backs_constraint:
-            claimed.add(current.oid)
-            out.problems.append((d.path, f"{d.name} exists with another definition and backs constraint "
-                                         f"{', '.join(current.constraints)}; pgrecon never replaces such an index. "
-                                         f"Give the declared index another name, or change the constraint in "
-                                         f"your migrations"))
-            continue
-        ready = next((m for m in live if m.oid not in claimed and m.name not in declared_names
-                      and m.parent_oid is None and m.definition == d.definition and _usable(m)
-                      and not m.backs_constraint), None)
-        twin = next((m for m in live if m.definition == d.definition and m.backs_constraint and m.valid), None)
-        if ready is not None:
-            claimed.add(ready.oid)
-            steps = steps_for(d.definition, ready) if ready.partitioned else ()
-        if current is None:
-            if ready is not None:
-                add(IndexAction("rename", table, d.name, f"same definition as {ready.name}", d, ready,
-                                partitions=steps))
-            else:
-                steps = steps_for(d.definition, None, d.name) if table.partitioned else ()
-                add(IndexAction("create", table, d.name, "missing", d, partitions=steps))
-                if twin is not None:
-                    out.notes.append(_note(table, d.name,
-                                               f"redundant: same definition as {twin.name}, which backs constraint "
-                                               f"{', '.join(twin.constraints)} (built as declared)"))
-            continue
-        claimed.add(current.oid)
-        if ready is not None:
-            add(IndexAction("replace", table, d.name,
-                            f"definition differs ({'; '.join(current.definition.differences(d.definition))}); "
-                            f"{ready.name} already has the declared definition", d, current, adopt=ready,
-                            partitions=steps))
-        elif not current.valid and not current.partitioned:
-            add(IndexAction("rebuild", table, d.name,
-                            "INVALID (a concurrent build failed or was interrupted)", d, current))
-        else:
-            temp = temp_index_name(table.schema, table.name, d.name)
-            steps = steps_for(d.definition, None, temp) if table.partitioned else ()
-            add(IndexAction("replace", table, d.name,
-                            f"definition differs: {'; '.join(current.definition.differences(d.definition))}",
-                            d, current, partitions=steps))
-
-    for index in live:
-        if index.oid in claimed or index.parent_oid is not None:
-            continue  # children of partitioned indexes come and go with their parent
-        if index.name.startswith(TEMP_PREFIX):
-            add(IndexAction("drop", table, index.name, "left behind by an interrupted apply", live=index,
-                            leftover=True))
-        elif index.backs_constraint:
-            if prune:
-                out.notes.append(_note(table, index.name,
-                                           f"kept: backs constraint {', '.join(index.constraints)}"))
-        elif prune:
-            add(IndexAction("drop", table, index.name,
-                            "not in the spec" + ("" if index.valid else " (INVALID)")
-                            + " and the table prunes unmanaged indexes", live=index))
-        else:
-            out.notes.append(_note(table, index.name, "unmanaged: not in the spec"
-                                       + ("" if index.valid else "; INVALID") + " (kept)"))
+    _TableDiff(catalog, table, declared, prune, out, declared_oids).run()
 
 
 def partition_steps(catalog: Catalog, table: LiveTable, definition: IndexDefinition,

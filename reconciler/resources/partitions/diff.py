@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -136,11 +136,10 @@ def _instant(text: str, kind: str, spec: PartitioningSpec) -> datetime | None:
         return None
 
 
-def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime,
-               problems: list[SpecProblem], oldest_default: object = None) -> TablePlan | None:
-    """Which buckets to create, which partitions to retire and finalize for one table; problems
-    are appended. ``oldest_default`` is the oldest value waiting in the default partition (buckets
-    back to it are created, within retention, so that those rows get a home)."""
+def _checked_parent(key: str, spec: PartitioningSpec, catalog: Catalog,
+                    problems: list[SpecProblem]) -> tuple[LiveTable, str] | None:
+    """The partitioned table and its column's kind (``timestamptz``, ``timestamp``, ``date``), or
+    ``None`` with the problem appended when the table cannot be time-partitioned as declared."""
     path = ("tables", key, "partitioning")
     parent = catalog.table(key)
     if parent is None:
@@ -159,56 +158,81 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
         problems.append((path + ("column",), f"partition column {spec.column} is {column.type if column else '?'}; "
                                              f"time partitioning needs timestamptz, timestamp or date"))
         return None
-    interval = spec.bucket_interval
-    if kind == "date" and interval.unit == "hour":
+    if kind == "date" and spec.bucket_interval.unit == "hour":
         problems.append((path + ("interval",), f"{spec.column} is a date: buckets must be days or longer"))
         return None
-    tz, start = spec.zone, spec.start
-    notes: list[Note] = []
-    ranged: list[tuple[LiveTable, datetime, datetime]] = []
-    default = None
-    finalize = []
+    return parent, kind
 
-    def name_of(b: Bucket) -> str:
-        return partition_name(spec.name_pattern, parent.name, interval, b)
 
+@dataclass
+class _Existing:
+    """The partitions a table has: the ranged ones with their bounds, the default, those whose
+    concurrent detach was interrupted, and notes about the odd ones."""
+
+    ranged: list[tuple[LiveTable, datetime, datetime]] = field(default_factory=list)
+    default: LiveTable | None = None
+    finalize: list[LiveTable] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+
+def _existing(key: str, spec: PartitioningSpec, catalog: Catalog, parent: LiveTable, kind: str,
+              name_of: Callable[[Bucket], str]) -> _Existing:
+    interval, tz, start = spec.bucket_interval, spec.zone, spec.start
+    out = _Existing()
     for part in catalog.partitions_of(parent.oid):
         if part.partition_bound == "DEFAULT":
-            default = part
+            out.default = part
             continue
         bounds = parse_bound(part.partition_bound or "")
         lo = _instant(bounds[0], kind, spec) if bounds else None
         hi = _instant(bounds[1], kind, spec) if bounds else None
         if bounds is None or lo is None or hi is None:
-            notes.append(_note(key, part.name,
-                               f"partition with bounds {part.partition_bound} is not pgrecon's; left alone"))
+            out.notes.append(_note(key, part.name,
+                                   f"partition with bounds {part.partition_bound} is not pgrecon's; left alone"))
             continue
-        ranged.append((part, lo, hi))
+        out.ranged.append((part, lo, hi))
         if part.detach_pending:
-            finalize.append(part)
+            out.finalize.append(part)
         b = bucket(interval, bucket_index(interval, lo, tz, start), tz, start)
         exact = (_same_bound(bounds[0], literal(b, False, kind), kind)
                  and _same_bound(bounds[1], literal(b, True, kind), kind))
         if exact and part.name != name_of(b):
-            notes.append(_note(key, part.name, f"holds bucket {name_of(b)} under another name: kept as that bucket, "
-                                               f"retired by retention like the others"))
+            out.notes.append(_note(key, part.name, f"holds bucket {name_of(b)} under another name: kept as that "
+                                                   f"bucket, retired by retention like the others"))
         elif not exact and not part.name.startswith(name_of(b)):
-            notes.append(_note(key, part.name, f"bounds {part.partition_bound} are not one {interval} bucket: kept, "
-                                               f"retired by retention; the buckets around it get partial "
-                                               f"partitions"))
+            out.notes.append(_note(key, part.name, f"bounds {part.partition_bound} are not one {interval} bucket: "
+                                                   f"kept, retired by retention; the buckets around it get partial "
+                                                   f"partitions"))
+    return out
+
+
+def _bucket_span(spec: PartitioningSpec, kind: str, now: datetime, existing: _Existing,
+                 oldest_default: object) -> tuple[int, int, datetime | None]:
+    """The first and last bucket the table should have, and the retention cutoff (if any)."""
+    interval, tz, start = spec.bucket_interval, spec.zone, spec.start
     now_idx = bucket_index(interval, now, tz, start)
     last = now_idx + spec.premake
     cutoff = subtract(now, spec.retention_interval, tz) if spec.retention_interval else None
     if start is not None:
         first = 0
     else:
-        first = min([now_idx - spec.premake_back, *(bucket_index(interval, lo, tz, start) for _, lo, _ in ranged)])
+        first = min([now_idx - spec.premake_back,
+                     *(bucket_index(interval, lo, tz, start) for _, lo, _ in existing.ranged)])
         waiting = _instant(str(oldest_default), kind, spec) if oldest_default is not None else None
         if waiting is not None:
             first = min(first, bucket_index(interval, waiting, tz, start))
     if cutoff is not None:
         first = max(first, bucket_index(interval, cutoff, tz, start))
-    taken = [(lo, hi) for _, lo, hi in ranged]
+    return first, last, cutoff
+
+
+def _creates(key: str, spec: PartitioningSpec, span: tuple[int, int, datetime | None], existing: _Existing,
+             name_of: Callable[[Bucket], str], problems: list[SpecProblem]) -> list[tuple[Bucket, str]] | None:
+    """The buckets (or pieces of buckets, around hand-made partitions) to create, with their names;
+    ``None`` with a problem appended when a name would be too long."""
+    interval, tz, start = spec.bucket_interval, spec.zone, spec.start
+    first, last, cutoff = span
+    taken = [(lo, hi) for _, lo, hi in existing.ranged]
     creates = []
     for idx in range(first, last + 1):
         b = bucket(interval, idx, tz, start)
@@ -217,26 +241,55 @@ def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime
         for piece in pieces(b, taken, tz):
             name = name_of(b) if piece.lower == b.lower else f"{name_of(b)}_{_piece_suffix(piece, interval)}"
             if not fits(name):
-                problems.append((path + ("naming",), f"partition name {name!r} is {name_bytes(name)} bytes, longer "
-                                                     f"than PostgreSQL keeps ({MAX_NAME_BYTES}); set a shorter naming"))
+                problems.append((("tables", key, "partitioning", "naming"),
+                                 f"partition name {name!r} is {name_bytes(name)} bytes, longer than PostgreSQL "
+                                 f"keeps ({MAX_NAME_BYTES}); set a shorter naming"))
                 return None
             creates.append((piece, name))
-    retire: list[tuple[LiveTable, datetime, datetime]] = []
-    if cutoff is not None:
-        retire = [(part, lo, hi) for part, lo, hi in sorted(ranged, key=lambda r: r[1])
-                  if hi <= cutoff and part not in finalize]
-        if len(ranged) - len(retire) + len(creates) < 1 and retire:
-            kept = retire.pop()  # never the last partition
-            notes.append(_note(key, kept[0].name, "kept although past retention: it is the last partition"))
+    return creates
+
+
+def _retired(key: str, cutoff: datetime | None, existing: _Existing,
+             creates: list[tuple[Bucket, str]]) -> list[tuple[LiveTable, datetime, datetime]]:
+    """Partitions past retention (never the last one, nor one being finalized)."""
+    if cutoff is None:
+        return []
+    retire = [(part, lo, hi) for part, lo, hi in sorted(existing.ranged, key=lambda r: r[1])
+              if hi <= cutoff and part not in existing.finalize]
+    if len(existing.ranged) - len(retire) + len(creates) < 1 and retire:
+        kept = retire.pop()  # never the last partition
+        existing.notes.append(_note(key, kept[0].name, "kept although past retention: it is the last partition"))
+    return retire
+
+
+def plan_table(key: str, spec: PartitioningSpec, catalog: Catalog, now: datetime,
+               problems: list[SpecProblem], oldest_default: object = None) -> TablePlan | None:
+    """Which buckets to create, which partitions to retire and finalize for one table; problems
+    are appended. ``oldest_default`` is the oldest value waiting in the default partition (buckets
+    back to it are created, within retention, so that those rows get a home)."""
+    checked = _checked_parent(key, spec, catalog, problems)
+    if checked is None:
+        return None
+    parent, kind = checked
+
+    def name_of(b: Bucket) -> str:
+        return partition_name(spec.name_pattern, parent.name, spec.bucket_interval, b)
+
+    existing = _existing(key, spec, catalog, parent, kind, name_of)
+    span = _bucket_span(spec, kind, now, existing, oldest_default)
+    creates = _creates(key, spec, span, existing, name_of, problems)
+    if creates is None:
+        return None
+    retire = _retired(key, span[2], existing, creates)
     create_default = None
-    if spec.default_partition and default is None:
+    if spec.default_partition and existing.default is None:
         create_default = fit(parent.name, "_default")
-    elif not spec.default_partition and default is not None:
-        notes.append(_note(key, default.name, "default partition exists although default_partition is false; "
-                                              "pgrecon does not drop it"))
+    elif not spec.default_partition and existing.default is not None:
+        existing.notes.append(_note(key, existing.default.name, "default partition exists although "
+                                                                "default_partition is false; pgrecon does not drop it"))
     expected = {name for _, name in creates}
-    return TablePlan(key, parent, spec, kind, creates, retire, finalize, default, create_default, notes,
-                     default_has_rows=oldest_default is not None, expected_names=frozenset(expected),
+    return TablePlan(key, parent, spec, kind, creates, retire, existing.finalize, existing.default, create_default,
+                     existing.notes, default_has_rows=oldest_default is not None, expected_names=frozenset(expected),
                      name_of=name_of)
 
 

@@ -18,7 +18,15 @@ from reconciler.render import quote_ident, render_statement
 from reconciler.resources.base import InspectContext, PlanContext, ResourceType
 from reconciler.resources.diffs import Diff, SpecProblem
 from reconciler.resources.document import Spec
-from reconciler.resources.partitions.buckets import bucket, bucket_index, default_naming, parse_interval, partition_name
+from reconciler.resources.partitions.buckets import (
+    Bucket,
+    BucketInterval,
+    bucket,
+    bucket_index,
+    default_naming,
+    parse_interval,
+    partition_name,
+)
 from reconciler.resources.partitions.diff import (
     CreateSize,
     PartitionAction,
@@ -118,6 +126,30 @@ def infer_partitioning(catalog: Catalog, table: LiveTable, now: datetime) -> dic
     """The ``partitioning`` section that describes ``table``'s partitions as they are: a range on
     one time column, partitions that are whole buckets of one interval (in UTC). ``None`` when
     the partitions are not that; a ``#`` key holds remarks for a comment."""
+    found = _time_column(table)
+    if found is None:
+        return None
+    column_name, kind = found
+    ranged = []
+    for part in catalog.partitions_of(table.oid):
+        if part.partition_bound != "DEFAULT":
+            bounds = parse_bound(part.partition_bound or "")
+            if bounds is None:
+                return None
+            ranged.append((part, bounds))
+    if not ranged:
+        return None
+    for unit in _INTERVALS:
+        if kind == "date" and unit == "hour":
+            continue
+        buckets = _whole_buckets(ranged, kind, parse_interval(unit))
+        if buckets is not None:
+            return _section(catalog, table, column_name, unit, buckets, now)
+    return None
+
+
+def _time_column(table: LiveTable) -> tuple[str, str] | None:
+    """The one time column ``table`` is partitioned by range on, and its kind."""
     key = table.partition_key or ""
     if not key.startswith("RANGE (") or len(table.partition_columns) != 1 or table.partition_columns[0] is None:
         return None
@@ -126,59 +158,55 @@ def infer_partitioning(catalog: Catalog, table: LiveTable, now: datetime) -> dic
         return None
     column = table.column(column_name)
     kind = column_type_kind(column.type) if column else None
-    if kind is None:
-        return None
-    parts = catalog.partitions_of(table.oid)
-    ranged = []
-    for part in parts:
-        if part.partition_bound != "DEFAULT":
-            bounds = parse_bound(part.partition_bound or "")
-            if bounds is None:
-                return None
-            ranged.append((part, bounds))
-    if not ranged:
-        return None
+    return (column_name, kind) if kind is not None else None
+
+
+def _whole_buckets(ranged: list[tuple[LiveTable, tuple[str, str]]], kind: str,
+                   interval: BucketInterval) -> dict[int, tuple[LiveTable, Bucket]] | None:
+    """Each partition as a whole bucket of ``interval`` (in UTC), by bucket index; ``None`` when one
+    is not."""
     zone = ZoneInfo("UTC")
-    for unit in _INTERVALS:
-        if kind == "date" and unit == "hour":
-            continue
-        interval = parse_interval(unit)
-        indexes = {}
-        for part, bounds in ranged:
-            lower = _instant(bounds[0], kind)
-            if lower is None:
-                break
-            b = bucket(interval, bucket_index(interval, lower, zone), zone)
-            wanted = (literal(b, False, kind), literal(b, True, kind))
-            if wanted != (_normal(bounds[0], kind), _normal(bounds[1], kind)):
-                break
-            indexes[b.index] = (part, b)
-        else:
-            out: dict[str, Any] = {"column": column_name, "interval": unit}
-            remarks = []
-            now_index = bucket_index(interval, now, zone)
-            ahead = max(indexes) - now_index
-            gaps = sorted(set(range(min(indexes), max(indexes) + 1)) - set(indexes))
-            if ahead < 1 or gaps:
-                why = ("its partitions end before the one after now" if ahead < 1
-                       else f"{len(gaps)} {unit} bucket(s) between its partitions have none")
-                return {"#": [f"{table.key}: {len(indexes)} partitions by {unit} on {column_name}; partitioning "
-                              f"is not exported because {why}, and the first apply would create partitions. Add "
-                              f"a partitioning section when pgrecon is to keep them."]}
-            out["premake"] = ahead
-            naming = next((n for n in _NAMINGS if all(
-                partition_name(n, table.name, interval, b) == part.name for part, b in indexes.values())), None)
-            if naming is None:
-                remarks.append("partition names follow no pattern pgrecon knows: they are kept, new ones get the "
-                               "default names")
-            elif naming != default_naming(interval):
-                out["naming"] = naming
-            if default_partition(catalog, table) is None:
-                out["default_partition"] = False
-            remarks.append("retention is not inferred: partitions are kept until you set one")
-            out["#"] = remarks
-            return out
-    return None
+    indexes = {}
+    for part, bounds in ranged:
+        lower = _instant(bounds[0], kind)
+        if lower is None:
+            return None
+        b = bucket(interval, bucket_index(interval, lower, zone), zone)
+        wanted = (literal(b, False, kind), literal(b, True, kind))
+        if wanted != (_normal(bounds[0], kind), _normal(bounds[1], kind)):
+            return None
+        indexes[b.index] = (part, b)
+    return indexes
+
+
+def _section(catalog: Catalog, table: LiveTable, column_name: str, unit: str,
+             indexes: dict[int, tuple[LiveTable, Bucket]], now: datetime) -> dict[str, Any]:
+    """The partitioning section for partitions that are whole ``unit`` buckets (or remarks only,
+    saying why there is none)."""
+    interval = parse_interval(unit)
+    out: dict[str, Any] = {"column": column_name, "interval": unit}
+    remarks = []
+    ahead = max(indexes) - bucket_index(interval, now, ZoneInfo("UTC"))
+    gaps = sorted(set(range(min(indexes), max(indexes) + 1)) - set(indexes))
+    if ahead < 1 or gaps:
+        why = ("its partitions end before the one after now" if ahead < 1
+               else f"{len(gaps)} {unit} bucket(s) between its partitions have none")
+        return {"#": [f"{table.key}: {len(indexes)} partitions by {unit} on {column_name}; partitioning "
+                      f"is not exported because {why}, and the first apply would create partitions. Add "
+                      f"a partitioning section when pgrecon is to keep them."]}
+    out["premake"] = ahead
+    naming = next((n for n in _NAMINGS if all(
+        partition_name(n, table.name, interval, b) == part.name for part, b in indexes.values())), None)
+    if naming is None:
+        remarks.append("partition names follow no pattern pgrecon knows: they are kept, new ones get the "
+                       "default names")
+    elif naming != default_naming(interval):
+        out["naming"] = naming
+    if default_partition(catalog, table) is None:
+        out["default_partition"] = False
+    remarks.append("retention is not inferred: partitions are kept until you set one")
+    out["#"] = remarks
+    return out
 
 
 def _instant(text: str, kind: str) -> datetime | None:

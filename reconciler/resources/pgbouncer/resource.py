@@ -138,38 +138,52 @@ def export_pgbouncer(dsn: str) -> dict[str, Any]:
     for key in ("admin_users", "stats_users"):
         if config.get(key):
             out[key] = [name.strip() for name in config[key].split(",") if name.strip()]
+    databases = _exported_databases(live.databases, config)
+    if databases:
+        out["databases"] = databases
+    if users:
+        out["users"] = [{"name": row["name"], "password": "${" + _env_name(row["name"]) + "}"} for row in users]
+    settings = _exported_settings(config)
+    if settings:
+        out["settings"] = settings
+    return out
+
+
+_POOL_FIELDS = ("pool_size", "reserve_pool", "min_pool_size", "max_db_connections")
+_NUMBER_FIELDS = ("port", *_POOL_FIELDS)
+
+
+def _exported_databases(rows: dict[str, dict[str, Any]], config: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """``[databases]`` entries as the spec writes them: what each entry sets of its own."""
     databases = {}
-    for name, row in sorted(live.databases.items()):
+    for name, row in sorted(rows.items()):
         if name == "pgbouncer":
             continue
         entry = {}
         for key, column in DATABASE_FIELDS.items():
             value = row.get(column)
-            if value in (None, "") or (key in ("pool_size", "reserve_pool", "min_pool_size", "max_db_connections")
-                                       and _is_default_pool_value(key, value, config)):
+            if value in (None, "") or (key in _POOL_FIELDS and _is_default_pool_value(key, value, config)):
                 continue
-            entry[key] = int(value) if key in ("port", "pool_size", "min_pool_size", "reserve_pool",
-                                              "max_db_connections") else value
+            entry[key] = int(value) if key in _NUMBER_FIELDS else value
         databases[name] = entry
-    if databases:
-        out["databases"] = databases
-    if users:
-        out["users"] = [{"name": row["name"], "password": "${" + _env_name(row["name"]) + "}"} for row in users]
+    return databases
+
+
+def _exported_settings(config: dict[str, str]) -> dict[str, str]:
+    """The settings that differ from PgBouncer's defaults (but those written elsewhere in the spec)."""
     settings = {}
     for key, value in sorted(config.items()):
         info = known(key)
         if info is None or key in RESERVED_KEYS or key in _NOT_EXPORTED or value is None:
             continue
         try:
-            if pgbouncer_value(key, value) == pgbouncer_value(key, info["default"] if info["default"] is not None
-                                                               else ""):
+            default = info["default"] if info["default"] is not None else ""
+            if pgbouncer_value(key, value) == pgbouncer_value(key, default):
                 continue
         except ValueError:
             pass
         settings[key] = value
-    if settings:
-        out["settings"] = settings
-    return out
+    return settings
 
 
 def _is_default_pool_value(key: str, value: Any, config: dict[str, str]) -> bool:
