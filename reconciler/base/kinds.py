@@ -33,6 +33,7 @@ class ChangeKind(StrEnum):
     TABLE_SETTING = "table-setting"
     STATISTICS = "statistics"
     PGBOUNCER = "pgbouncer"
+    ROLE_SETTING = "role-setting"
 
 
 class Action(StrEnum):

@@ -43,6 +43,7 @@ class Needs:
     superuser_extensions: list[str] = field(default_factory=list)   # to create: a superuser must
     settings: list[tuple[str, ...]] = field(default_factory=list)    # ALTER SYSTEM ON PARAMETER
     patroni: bool = False   # settings go through Patroni: no ALTER SYSTEM grant
+    role_settings: list[str] = field(default_factory=list)         # roles whose settings the spec sets
 
 
 def needs(conn: psycopg.Connection, spec: Spec, role: str) -> Needs:
@@ -64,6 +65,7 @@ def needs(conn: psycopg.Connection, spec: Spec, role: str) -> Needs:
     out.missing_tables = [k for k in spec.tables if k not in found]
     out.partitioned_schemas = sorted({split_table_key(k)[0] for k, t in spec.tables.items() if t.partitioning})
     out.patroni = spec.target.patroni is not None
+    out.role_settings = sorted({e.role for e in spec.role_settings if e.role})
     out.settings = [tuple(name.split(".")) for name in sorted(desired_settings(spec, out.major))] \
         if spec.postgres is not None else []
     return out

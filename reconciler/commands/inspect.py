@@ -152,8 +152,8 @@ def to_document(data: dict[str, Any]) -> CommentedMap:
                     out.yaml_set_comment_before_after_key(k, before="\n".join(comment_text(r) for r in remarks),
                                                           indent=2 * depth)
             return out
-        if isinstance(value, list) and key in ("indexes", "users"):
-            return CommentedSeq(_flow(v) for v in value)
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            return CommentedSeq(_flow(v) for v in value)   # one entry a line (indexes, users, role settings)
         if isinstance(value, list):
             return _flow(value)
         return value

@@ -26,6 +26,7 @@ from reconciler.resources.extensions.spec import ExtensionsPart
 from reconciler.resources.indexes.spec import IndexesTable, index_problems
 from reconciler.resources.partitions.spec import PartitionsTable
 from reconciler.resources.pgbouncer.spec import PgbouncerPart
+from reconciler.resources.role_settings.spec import RoleSettingsPart
 from reconciler.resources.settings.spec import SettingsPart
 from reconciler.resources.statistics.spec import StatisticsTable
 from reconciler.resources.storage.spec import StorageTable
@@ -55,7 +56,7 @@ class _Operations(StrictModel):
     maintenance: MaintenanceSpec | None = None
 
 
-class Spec(_Operations, PgbouncerPart, SettingsPart, _Tables, ExtensionsPart, _Shared):
+class Spec(_Operations, PgbouncerPart, RoleSettingsPart, SettingsPart, _Tables, ExtensionsPart, _Shared):
     """The whole desired state of one database."""
 
     _source: Any = PrivateAttr(None)
@@ -93,6 +94,7 @@ class Spec(_Operations, PgbouncerPart, SettingsPart, _Tables, ExtensionsPart, _S
         if self.pgbouncer is not None:
             problems += [(("pgbouncer",) + path, message) for path, message in self.pgbouncer.problems()]
         problems += self.extension_problems()
+        problems += self.role_settings_problems()
         problems += index_problems(dict(self.tables))
         return problems
 

@@ -14,12 +14,14 @@ from reconciler.resources.extensions.resource import Extensions
 from reconciler.resources.indexes.resource import Indexes
 from reconciler.resources.partitions.resource import Partitions
 from reconciler.resources.pgbouncer.resource import Pgbouncer
+from reconciler.resources.role_settings.resource import RoleSettings
 from reconciler.resources.settings.resource import ServerSettings
 from reconciler.resources.statistics.resource import ColumnStatistics
 from reconciler.resources.storage.resource import TableStorage
 
 RESOURCE_TYPES: tuple[AnyResource, ...] = in_needed_order([
     ServerSettings(),
+    RoleSettings(),
     Extensions(),
     TableStorage(),
     ColumnStatistics(),

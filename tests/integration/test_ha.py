@@ -175,6 +175,34 @@ def one_index_spec(cluster, db: str, tmp_path: Path, table: str, column: str, ta
     return spec
 
 
+def test_role_settings_are_sql_on_the_leader_and_replicate(ha_cluster, ha_db, tmp_path):
+    """Role and database settings are catalog rows, not Patroni's: on a Patroni cluster they are
+    applied as SQL on the leader, and every replica has them once it has replayed."""
+    role = "ha_reporting"
+    with psycopg.connect(ha_cluster.dsn(ha_db), autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        conn.execute(f"CREATE ROLE {role}")
+    try:
+        spec = tmp_path / "roles.yaml"
+        spec.write_text(f"version: 1\ntarget:\n  patroni: {{url: \"{ha_cluster.patroni_url}\"}}\nrole_settings:\n"
+                        f"  - {{role: {role}, database: {ha_db}, settings: {{work_mem: 32MB}}}}\n")
+        plan = cli("plan", "-f", str(spec), "--dsn", ha_cluster.dsn(ha_db), "--format", "json")
+        assert plan.exit_code == 2, plan.stderr
+        [change] = plan.json["changes"]
+        assert change["kind"] == "role-setting" and change["via"] is None
+        assert [s["target"] for s in change["statements"]] == ["database"]
+        applied = cli("apply", "-f", str(spec), "--dsn", ha_cluster.dsn(ha_db))
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+        ha_cluster.wait_replayed()
+        for replica in ha_cluster.replicas():
+            with psycopg.connect(replica.dsn(ha_db)) as conn:
+                assert conn.execute("SELECT setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+                                    "WHERE r.rolname = %s", (role,)).fetchone() == (["work_mem=32MB"],)
+    finally:
+        with psycopg.connect(ha_cluster.dsn(ha_db), autocommit=True) as conn:
+            conn.execute(f"DROP ROLE IF EXISTS {role}")
+
+
 def test_a_replica_that_does_not_replay_is_named_with_what_it_says_of_itself(ha_cluster, ha_db, tmp_path):
     spec = one_index_spec(ha_cluster, ha_db, tmp_path, "tasks", "state", "  replica_timeout: 2s\n")
     [replica] = ha_cluster.replicas()

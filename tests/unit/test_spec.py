@@ -66,3 +66,21 @@ def test_json_schema_is_complete():
     index = schema["$defs"]["IndexSpec"]["properties"]
     assert {"name", "columns", "using", "unique", "include", "where", "with", "nulls_not_distinct"} <= set(index)
     assert schema["$defs"]["IndexSpec"]["additionalProperties"] is False
+
+
+def test_role_settings_entries_are_checked_offline():
+    from reconciler.base.errors import SpecError
+    from reconciler.resources.document import load_spec_text
+    spec = load_spec_text("version: 1\nrole_settings:\n  - {role: app, settings: {work_mem: 64MB}}\n"
+                          "  - {role: app, database: db, settings: {statement_timeout: 5s}}\n")
+    assert [e.scope for e in spec.role_settings] == [("app", ""), ("app", "db")]
+    with pytest.raises(SpecError) as bad:
+        load_spec_text("version: 1\nrole_settings:\n  - {settings: {work_mem: 64MB}}\n")
+    assert "schema.yaml:3: role_settings[0]: give a role, a database, or both" in str(bad.value)
+    with pytest.raises(SpecError) as bad:
+        load_spec_text("version: 1\nrole_settings:\n  - {role: other, settings: {statement_timeout: 5s}}\n"
+                       "  - {role: app, settings: {work_mem: 1MB, WORK_MEM: 2MB}}\n"
+                       "  - {role: app, settings: {statement_timeout: 5s}}\n")
+    text = str(bad.value)
+    assert "role_settings[1].settings.WORK_MEM: settings are case-insensitive" in text
+    assert "schema.yaml:5: role_settings[2]: role app is also at role_settings[1]; give it once" in text
