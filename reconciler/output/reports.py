@@ -6,7 +6,6 @@ import dataclasses
 import json
 from typing import Any
 
-from reconciler.commands.inspect import dump
 from reconciler.output.registry import renderer
 from reconciler.render import render
 
@@ -89,6 +88,7 @@ def _inspect(found: Any, fmt: str = "yaml") -> str:
         return "\n".join(lines + [f"  + {item}" for item in added]) + "\n"
     if fmt == "json":
         return _json(found.spec)
+    from reconciler.commands.inspect import dump  # (its YAML library, only for inspect)
     return dump(found)
 
 

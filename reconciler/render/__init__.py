@@ -17,7 +17,6 @@ from typing import Any
 import jinja2
 from pglast import keywords
 from pglast.keywords import UNRESERVED_KEYWORDS
-from psycopg import sql
 
 from reconciler.base import markup, sqltext
 
@@ -46,6 +45,7 @@ def quote_ident(name: str | tuple[Any, ...] | list[Any]) -> str:
         raise ValueError(f"not an identifier: {name!r}")
     if _PLAIN.fullmatch(name) and (name not in _KEYWORDS or name in UNRESERVED_KEYWORDS):
         return name
+    from psycopg import sql  # psycopg's quoting; a command that renders no SQL does not load it
     return sql.Identifier(name).as_string(None)
 
 
@@ -59,6 +59,7 @@ _KEYWORDS = _all_keywords()
 
 def quote_literal(value: object) -> str:
     """A SQL literal for ``value`` (text, number, boolean), quoted by psycopg."""
+    from psycopg import sql
     return sql.Literal(value).as_string(None).strip()
 
 

@@ -16,18 +16,18 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec
 
-import psycopg
 import typer
 
 from reconciler.base.errors import PgreconError, SpecError
 from reconciler.base.markup import controls_escaped, escape, plain
-from reconciler.base.redaction import remember_dsn
-from reconciler.connect.session import redact, resolve_dsn
-from reconciler.connect.targets import Target, target_for
+from reconciler.base.redaction import redact, remember_dsn
 from reconciler.output import check_format, render_result
-from reconciler.resources.document import load_spec
+
+if TYPE_CHECKING:
+    from reconciler.connect.targets import Target
+    from reconciler.resources.document import Spec
 
 P = ParamSpec("P")
 
@@ -76,17 +76,28 @@ def command(name: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
                 raise
             except PgreconError as exc:
                 _fail(redact(exc.message), exc.exit_code)
-            except psycopg.Error as exc:
-                _fail(f"database error: {redact(str(exc).strip())}")
             except KeyboardInterrupt:
                 _fail("interrupted")
             except Exception as exc:
+                if _is_database_error(exc):
+                    _fail(f"database error: {redact(str(exc).strip())}")
                 if os.environ.get("PGRECON_DEBUG"):
                     raise
                 _fail(f"internal error: {type(exc).__name__}: {redact(str(exc))} (set PGRECON_DEBUG=1 for a "
                       f"traceback)")
         return wrapper
     return decorate
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """Whether ``exc`` is psycopg's (a command that never connects never imports psycopg)."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.Error)
+
+
+def _load_spec(file: Path) -> Spec:
+    from reconciler.resources.document import load_spec
+    return load_spec(file)
 
 
 def _parse_now(now: str | None) -> datetime | None:
@@ -100,6 +111,7 @@ def _parse_now(now: str | None) -> datetime | None:
 
 
 def _dsn(spec: Any, dsn: str | None, embedded: bool) -> str:
+    from reconciler.connect.session import resolve_dsn
     remember_dsn(dsn)
     if embedded:
         from reconciler.commands.examples import embedded_dsn
@@ -110,6 +122,7 @@ def _dsn(spec: Any, dsn: str | None, embedded: bool) -> str:
 
 def _target(spec: Any, dsn: str | None, embedded: bool, patroni: str | None = None, read_only: bool = False) -> Target:
     """The command's target: the DSN (flag, spec, PG* variables) and the cluster's Patroni API."""
+    from reconciler.connect.targets import target_for
     return target_for(spec, _dsn(spec, dsn, embedded), patroni, read_only=read_only)
 
 
@@ -148,7 +161,7 @@ def plan(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded
     from reconciler.engine.planner import make_plan
     if fleet:
         _fleet_plan("plan", fleet, only, wave, now, fmt)
-    spec = load_spec(file)
+    spec = _load_spec(file)
     target = _target(spec, dsn, embedded, patroni, read_only)
     with target.session() as conn:
         result = make_plan(conn, spec, now=_parse_now(now), fingerprint=bool(out) or fmt in ("json", "sql"),
@@ -192,7 +205,7 @@ def apply(planfile: Path | None = typer.Argument(None, help="a plan saved by `pl
             raise PgreconError("a saved plan is for one database; apply --fleet plans each target itself")
         _fleet_apply(fleet, only, wave, now, fmt, allowed, restart, continue_on_error,
                      _duration("--lock-timeout", lock_timeout), _duration("--lock-wait", lock_wait))
-    spec = load_spec(file)
+    spec = _load_spec(file)
     saved = None
     if planfile:
         try:
@@ -270,7 +283,7 @@ def check(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedde
     from reconciler.output.plans import Check
     if fleet:
         _fleet_plan("check", fleet, only, wave, now, fmt)
-    spec = load_spec(file)
+    spec = _load_spec(file)
     target = _target(spec, dsn, embedded, patroni, read_only)
     with target.session() as conn:
         result = make_plan(conn, spec, now=_parse_now(now), fingerprint=False, target=target)
@@ -327,9 +340,9 @@ def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
     from reconciler.commands.advise.advisor import run_advise
     from reconciler.commands.advise.write import write_advice
     from reconciler.connect.session import describe_dsn
-    spec = load_spec(file)
+    spec = _load_spec(file)
     target = _dsn(spec, dsn, embedded)
-    with target_for(spec, target).session() as conn:
+    with _target(spec, dsn, embedded).session() as conn:
         advice = run_advise(conn, spec, analyze=analyze, build_candidates=build_candidates,
                             on_build=lambda message: print(message, file=sys.stderr))
     extra = {"database": describe_dsn(target)} if fmt == "html" else {}
@@ -352,7 +365,7 @@ def maintain(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embe
              fmt: str = Format()) -> None:
     """ANALYZE, VACUUM and REINDEX CONCURRENTLY what is due, inside the spec's maintenance window."""
     from reconciler.commands.maintain import run_maintain
-    spec = load_spec(file)
+    spec = _load_spec(file)
     if spec.maintenance is None:
         raise PgreconError(f"{file} has no maintenance: section (schedule, window, thresholds)")
 
@@ -391,7 +404,7 @@ def render_command(file: Path = SpecFile,
     """Write postgres/postgresql.conf, pgbouncer/pgbouncer.ini and pgbouncer/userlist.txt."""
     from reconciler.commands.render import render_files, stale, write
     from reconciler.resources.pgbouncer.checks import cross_check, offline_limits, target_release
-    spec = load_spec(file)
+    spec = _load_spec(file)
     if spec.pgbouncer is not None:
         result = cross_check(spec.pgbouncer, offline_limits(spec), target_release(spec))
         if result.problems:
@@ -419,7 +432,7 @@ def history(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embed
             limit: int = typer.Option(20, help="how many applies"), fmt: str = Format()) -> None:
     """The applies recorded in pgrecon.history, newest first."""
     from reconciler.engine.apply.history import read_history
-    spec = load_spec(file)
+    spec = _load_spec(file)
     with _target(spec, dsn, embedded).session() as conn:
         rows = read_history(conn, limit, spec.target.schema_owner)
     _emit(render_result("history", fmt, rows))
@@ -432,7 +445,7 @@ def grants(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
            fmt: str = Format("sql")) -> None:
     """The GRANT statements a role that is not a superuser needs for this spec (run them as one)."""
     from reconciler.commands.grants import needs
-    spec = load_spec(file)
+    spec = _load_spec(file)
     with _target(spec, dsn, embedded, read_only=True).session() as conn:
         found = needs(conn, spec, role)
     _emit(render_result("grants", fmt, found, spec_file=str(file)), fmt=fmt)
@@ -442,7 +455,7 @@ def grants(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
 @command("validate")
 def validate(file: Path = SpecFile, fmt: str = Format()) -> None:
     """Check the spec offline (no database): syntax, keys, types, SQL fragments, names."""
-    spec = load_spec(file)
+    spec = _load_spec(file)
     counts = {"file": str(file), "tables": len(spec.tables),
               "indexes": sum(len(t.indexes) for t in spec.tables.values()), "extensions": len(spec.extensions)}
     _emit(render_result("validate", fmt, counts))
