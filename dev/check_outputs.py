@@ -14,6 +14,7 @@ checkout first on PYTHONPATH, exactly as a user runs them.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -85,8 +86,28 @@ def collect(checkout: Path, dsn: str) -> dict:
     return results
 
 
+_VOLATILE = [
+    (re.compile(r"/[\w./-]*?/(tests/fixtures|schema\.yaml)"), r"<checkout>/\1"),   # where each checkout is
+    (re.compile(r'"fingerprint": "[0-9a-f]*"'), '"fingerprint": "<hash>"'),     # hashes oids, new every run
+    (re.compile(r"made \S+ from live state [0-9a-f]+"), "made <time> from live state <hash>"),
+]
+
+
+def _stable(outputs: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """``outputs`` without what differs on every run whatever the code (paths, oids, clocks)."""
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            for pattern, repl in _VOLATILE:
+                value = pattern.sub(repl, value)
+            return value
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+    return {case: [{k: clean(v) for k, v in run.items()} for run in runs] for case, runs in outputs.items()}
+
+
 def compare(before: Path, after: Path) -> int:
-    a, b = json.loads(before.read_text()), json.loads(after.read_text())
+    a, b = _stable(json.loads(before.read_text())), _stable(json.loads(after.read_text()))
     differ = 0
     for case in sorted(set(a) | set(b)):
         for i, (x, y) in enumerate(zip(a.get(case, []), b.get(case, []), strict=False)):
@@ -95,7 +116,9 @@ def compare(before: Path, after: Path) -> int:
                 print(f"{case} #{i} {' '.join(x['args'])}: differs")
                 for key in ("exit", "stdout", "stderr"):
                     if x[key] != y[key]:
-                        print(f"  {key}:\n    before: {str(x[key])[:400]!r}\n    after:  {str(y[key])[:400]!r}")
+                        lines = difflib.unified_diff(str(x[key]).splitlines(True), str(y[key]).splitlines(True),
+                                                     f"{key} before", f"{key} after")
+                        print("".join("    " + line for line in lines).rstrip())
         if len(a.get(case, [])) != len(b.get(case, [])):
             differ += 1
             print(f"{case}: {len(a.get(case, []))} outputs before, {len(b.get(case, []))} after")
