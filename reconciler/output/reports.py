@@ -87,9 +87,18 @@ def _inspect(found: Any, fmt: str = "yaml") -> str:
         lines = [f"merged into {found['merged']}: " + (f"added {len(added)}" if added else "nothing to add")]
         return "\n".join(lines + [f"  + {item}" for item in added]) + "\n"
     if fmt == "json":
-        return _json(found.spec)
+        return _json(_without_remarks(found.spec))   # JSON has no comments: a spec to load as it is
     from reconciler.commands.inspect import dump  # (its YAML library, only for inspect)
     return dump(found)
+
+
+def _without_remarks(value: Any) -> Any:
+    """``value`` without the ``#`` keys (remarks that YAML writes as comments)."""
+    if isinstance(value, dict):
+        return {k: _without_remarks(v) for k, v in value.items() if k != "#"}
+    if isinstance(value, list):
+        return [_without_remarks(v) for v in value]
+    return value
 
 
 @renderer("schema", "json")

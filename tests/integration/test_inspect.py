@@ -166,6 +166,10 @@ def test_partitions_are_inferred_with_remarks(db, tmp_path):
     assert partitioning == {"column": "at", "interval": "month", "premake": 2}
     assert "retention is not inferred" in spec.read_text()
     assert db.cli("plan", spec=spec).exit_code == 0
+    as_json = tmp_path / "inspected.json"   # JSON has no comments: the remarks are left out, it loads as a spec
+    assert db.cli("inspect", "--format", "json", "--out", str(as_json)).exit_code == 0
+    assert json.loads(as_json.read_text())["tables"]["public.events"]["partitioning"] == partitioning
+    assert db.cli("plan", spec=as_json).exit_code == 0
 
 
 def test_partitions_behind_now_are_not_exported_and_say_why(db, tmp_path):
@@ -184,6 +188,11 @@ def test_partitions_behind_now_are_not_exported_and_say_why(db, tmp_path):
     text = spec.read_text()
     comment = text[:text.index("\n  public.old_events:\n")]
     assert "partitioning is not exported because its partitions end before the one after now" in comment
+    # JSON has no comments: the remarks are left out, and what is written loads as a spec
+    as_json = tmp_path / "inspected.json"
+    assert db.cli("inspect", "--format", "json", "--out", str(as_json)).exit_code == 0
+    assert "#" not in json.loads(as_json.read_text())["tables"]["public.old_events"]
+    assert db.cli("plan", spec=as_json).exit_code == 0
 
 
 def test_pgbouncer_is_exported_without_passwords(db, roles, secrets, tmp_path, spec_file):  # noqa: F811
