@@ -23,7 +23,7 @@ def test_wheel_carries_templates_and_catalog_sql(tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = ("from reconciler.render import template_dir, render_statement; import sys; "
-             "print(template_dir()); print(render_statement('drop_index', index=('public','x'), "
+             "print(template_dir()); print(render_statement('indexes/drop_index', index=('public','x'), "
              "concurrently=True, if_exists=False))")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
