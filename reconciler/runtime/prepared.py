@@ -13,13 +13,15 @@ safe on any server connection). :func:`pooling_allows_prepare` reads that from t
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 
 from reconciler.facts.pgbouncer import keeps_prepared_statements
 from reconciler.resources.document import Spec
 from reconciler.resources.pgbouncer.checks import pools_transactions, target_release
+from reconciler.runtime.handles import aconnection_of, connection_of
+from reconciler.runtime.params import statement
 
 
 def pooling_allows_prepare(spec: Spec | None, release: str | None = None) -> bool:
@@ -32,8 +34,8 @@ def pooling_allows_prepare(spec: Spec | None, release: str | None = None) -> boo
     return keeps_prepared_statements(release or target_release(spec)) and max_prepared > 0
 
 
-class PreparedStatements:
-    """A registry of named statements; ``server_side`` chooses named (prepared) or unnamed."""
+class _Registry:
+    """Statements by name, and how often each ran (shared by the sync and asyncio registries)."""
 
     def __init__(self, server_side: bool = True):
         self.server_side = server_side
@@ -42,7 +44,7 @@ class PreparedStatements:
         self.executions: dict[str, int] = {}
 
     @classmethod
-    def for_spec(cls, spec: Any, release: str | None = None) -> PreparedStatements:
+    def for_spec(cls, spec: Any, release: str | None = None) -> Self:
         return cls(server_side=pooling_allows_prepare(spec, release))
 
     def register(self, name: str, query: str) -> None:
@@ -51,12 +53,32 @@ class PreparedStatements:
                 raise ValueError(f"statement {name!r} is already registered with another query")
             self._statements[name] = query
 
-    def execute(self, conn: psycopg.Connection, name: str, params: Any = None) -> psycopg.Cursor:
-        """Execute the registered statement ``name`` with ``params``."""
+    def _query(self, name: str, params: Any) -> Any:
         try:
             query = self._statements[name]
         except KeyError:
             raise KeyError(f"no statement registered as {name!r}") from None
         with self._lock:
             self.executions[name] = self.executions.get(name, 0) + 1
-        return conn.execute(query, params, prepare=self.server_side)
+        return statement(query, params)
+
+
+class PreparedStatements(_Registry):
+    """A registry of named statements; ``server_side`` chooses named (prepared) or unnamed."""
+
+    def execute(self, conn: Any, name: str, params: Any = None) -> psycopg.Cursor[Any]:
+        """Execute the registered statement ``name`` with ``params`` on ``conn`` (a psycopg
+        connection, or a SQLAlchemy ``Connection`` or ``Session``)."""
+        query = self._query(name, params)
+        driver, _ = connection_of(conn)
+        return driver.execute(query, params, prepare=self.server_side)
+
+
+class AsyncPreparedStatements(_Registry):
+    """:class:`PreparedStatements` for asyncio connections and sessions."""
+
+    async def execute(self, conn: Any, name: str, params: Any = None) -> psycopg.AsyncCursor[Any]:
+        """Execute the registered statement ``name`` with ``params``; await the cursor's fetch."""
+        query = self._query(name, params)
+        driver, _ = await aconnection_of(conn)
+        return await driver.execute(query, params, prepare=self.server_side)

@@ -65,3 +65,26 @@ class MaintenanceSpec(StrictModel):
             raise ValueError(f"not a cron expression: {value!r} (e.g. '0 3 * * *')")
         return value
 
+
+
+class RuntimeSpec(StrictModel):
+    """``runtime:``: how the application's connection pools are sized, by ``pool_from_spec`` and
+    SQLAlchemy's ``engine_from_spec`` alike. Every process holds one pool of ``pool_size``
+    connections that may grow by ``max_overflow`` under load; the worst case, ``processes x
+    (pool_size + max_overflow)``, must fit PgBouncer's ``max_client_conn`` (or, without PgBouncer,
+    the server's ``max_connections`` less its reserved slots)."""
+
+    processes: int = Field(1, ge=1, le=10_000, description="application processes (workers), each with its own pool")
+    pool_size: int = Field(5, ge=1, le=10_000, description="connections each pool keeps")
+    max_overflow: int = Field(5, ge=0, le=10_000, description="connections a pool may open beyond pool_size "
+                                                              "under load, closed again when returned")
+    pool_timeout: DurationMs = Field(30_000, description="how long a caller waits for a connection before the "
+                                                         "pool gives up (an error naming the pool's size)")
+    pool_recycle: DurationMs | None = Field(None, description="connections older than this are replaced "
+                                                              "(unset: kept)")
+    pool_pre_ping: bool = Field(True, description="check each connection when it is taken from the pool; a dead "
+                                                  "one (a server restart) is replaced, not handed out")
+
+    @property
+    def worst_case_connections(self) -> int:
+        return self.processes * (self.pool_size + self.max_overflow)

@@ -403,8 +403,9 @@ def render_command(file: Path = SpecFile,
                    fmt: str = Format()) -> None:
     """Write postgres/postgresql.conf, pgbouncer/pgbouncer.ini and pgbouncer/userlist.txt."""
     from reconciler.commands.render import render_files, stale, write
-    from reconciler.resources.pgbouncer.checks import cross_check, offline_limits, target_release
+    from reconciler.resources.pgbouncer.checks import check_runtime, cross_check, offline_limits, target_release
     spec = _load_spec(file)
+    check_runtime(spec)
     if spec.pgbouncer is not None:
         result = cross_check(spec.pgbouncer, offline_limits(spec), target_release(spec))
         if result.problems:

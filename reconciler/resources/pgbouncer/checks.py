@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.base.errors import Problem, SpecError
 from reconciler.facts.pgbouncer import (
     PREPARED_STATEMENTS_SINCE,
     facts,
@@ -179,3 +180,40 @@ def target_release(spec: Spec) -> str:
     """The PgBouncer release to check against: the spec's ``pgbouncer.version``, else the release
     the facts were generated from."""
     return (spec.pgbouncer.version if spec.pgbouncer else None) or facts()["release"]
+
+
+def runtime_problems(spec: Spec, limits: ServerLimits) -> list[tuple[tuple[Any, ...], str]]:
+    """The application's pools (``runtime:``) against what they connect to: PgBouncer's
+    ``max_client_conn`` when the spec has a PgBouncer, else the server's connection budget."""
+    runtime = spec.runtime
+    if runtime is None:
+        return []
+    worst = runtime.worst_case_connections
+    made = (f"runtime.processes {runtime.processes} x (pool_size {runtime.pool_size} + max_overflow "
+            f"{runtime.max_overflow})")
+    if spec.pgbouncer is not None:
+        max_client = _int(spec.pgbouncer, "max_client_conn")
+        if worst > max_client:
+            return [(("runtime",), f"the application's pools may open {worst} connections ({made}) but PgBouncer "
+                                   f"accepts {max_client} clients (pgbouncer max_client_conn); lower the pools or "
+                                   f"raise max_client_conn")]
+        return []
+    budget = limits.max_connections - limits.superuser_reserved_connections - limits.reserved_connections
+    if worst > budget:
+        return [(("runtime",), f"the application's pools may open {worst} connections ({made}) but the server "
+                               f"allows {budget} (max_connections {limits.max_connections} - "
+                               f"superuser_reserved_connections {limits.superuser_reserved_connections} - "
+                               f"reserved_connections {limits.reserved_connections}; {limits.source}); lower the "
+                               f"pools, put PgBouncer in front, or raise max_connections")]
+    return []
+
+
+def check_runtime(spec: Spec) -> None:
+    """Raise a located :class:`~reconciler.base.errors.SpecError` when the spec's application
+    pools could exceed PgBouncer or the server (checked offline: the spec's settings, else the
+    defaults of its major)."""
+    problems = runtime_problems(spec, offline_limits(spec))
+    if problems:
+        source = spec.source
+        raise SpecError([source.problem(path, message) if source else Problem("spec", None, ".".join(path), message)
+                         for path, message in problems])

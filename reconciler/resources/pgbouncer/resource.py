@@ -20,7 +20,13 @@ from reconciler.render.files import RenderedFile
 from reconciler.resources.base import InspectContext, PlanContext, ResourceType
 from reconciler.resources.diffs import Diff
 from reconciler.resources.document import Spec
-from reconciler.resources.pgbouncer.checks import LIMIT_NAMES, cross_check, limits_from, target_release
+from reconciler.resources.pgbouncer.checks import (
+    LIMIT_NAMES,
+    cross_check,
+    limits_from,
+    runtime_problems,
+    target_release,
+)
 from reconciler.resources.pgbouncer.diff import (
     DATABASE_FIELDS,
     LivePgbouncer,
@@ -81,8 +87,10 @@ class Pgbouncer(ResourceType[PgbouncerState, PgbouncerChanges]):
         assert pb is not None
         out = PgbouncerChanges()
         release = live.live.version if live.live else target_release(spec)
-        checked = cross_check(pb, limits_from(live.limits, live.limits_source), release)
+        limits = limits_from(live.limits, live.limits_source)
+        checked = cross_check(pb, limits, release)
         out.problems += [(("pgbouncer", *path), message) for path, message in checked.problems]
+        out.problems += runtime_problems(spec, limits)
         out.notes += [Note(kind=ChangeKind.PGBOUNCER, name="", message=w) for w in checked.warnings]
         if live.live is None or out.problems:
             return out
