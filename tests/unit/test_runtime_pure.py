@@ -108,7 +108,7 @@ def test_async_single_flight_loads_each_key_once_however_tasks_interleave(plans)
         results = await asyncio.gather(*(task(keys) for keys in plans))
         for keys, got in zip(plans, results, strict=True):
             assert got == [("value", k) for k in keys]
-        assert loads == {k: 1 for k in {k for keys in plans for k in keys}}
+        assert loads == dict.fromkeys({k for keys in plans for k in keys}, 1)
         stats = cache.stats()
         assert stats["misses"] == len(loads) and stats["hits"] + stats["shared"] + stats["misses"] == \
             sum(map(len, plans))
