@@ -9,6 +9,7 @@ figure is the median of repeated runs, with min and max.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import random
@@ -26,6 +27,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from reconciler.commands.benchmark_async import LABELS as RUNTIME_LABELS
+from reconciler.commands.benchmark_async import measure as measure_runtime
 from reconciler.commands.examples import create_example_database, default_spec_file, examples_dir, load_generator
 from reconciler.commands.localserver import LocalServer
 from reconciler.connect.session import fetch_value
@@ -73,6 +76,8 @@ class BenchResult:
     after: dict[str, Figure] = field(default_factory=dict)
     extra: dict[str, Figure] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    runtime: dict[str, tuple[Figure, Figure]] = field(default_factory=dict)   # asyncio and SQLAlchemy rows
+    runtime_facts: dict[str, Any] = field(default_factory=dict)
 
     def rows(self) -> list[dict[str, Any]]:
         out = []
@@ -84,9 +89,21 @@ class BenchResult:
                         "seed_before": claim[0], "seed_after": claim[1], "seed_ratio": claim[2]})
         return out
 
+    def runtime_rows(self) -> list[dict[str, Any]]:
+        out = []
+        for key, (operation, baseline, helper) in RUNTIME_LABELS.items():
+            if key not in self.runtime:
+                continue
+            before, after = self.runtime[key]
+            out.append({"key": key, "operation": operation, "baseline": baseline, "helper": helper,
+                        "before": before.as_dict(), "after": after.as_dict(),
+                        "ratio": round(before.median / after.median, 2) if after.median else None})
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         return {"machine": self.machine, "server_version": self.server_version, "date": self.day,
                 "agents": self.agents, "links": self.links, "rows": self.rows(),
+                "runtime_rows": self.runtime_rows(), "runtime_facts": self.runtime_facts,
                 "extra": {k: v.as_dict() for k, v in self.extra.items()}, "notes": self.notes}
 
 
@@ -261,6 +278,9 @@ def run_bench(agents: int = 10_000, links: int = 50_000, repeat: int = 21, data_
     result.after["concurrent_100"] = _concurrent(bench_dsn, repeat_heavy, spec)
     result.extra["plain_copy_1000"] = _plain_copy(bench_dsn, repeat_heavy)
     result.extra["active_lookup_cached"] = _cached_lookup(bench_dsn, repeat)
+    say("asyncio and SQLAlchemy: the helpers where the seed's application code runs")
+    samples, result.runtime_facts = asyncio.run(measure_runtime(bench_dsn, spec, repeat_heavy))
+    result.runtime = {key: (Figure(before), Figure(after)) for key, (before, after) in samples.items()}
     if server is not None:
         server.stop()
     return result

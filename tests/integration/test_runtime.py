@@ -285,3 +285,8 @@ def test_bench_smoke_structure(tmp_path):
         assert row["ratio"] > 0 and row["seed_ratio"]
     assert data["agents"] == 300 and data["server_version"].startswith("18")
     assert "plain_copy_1000" in data["extra"] and "active_lookup_cached" in data["extra"]
+    assert [r["key"] for r in data["runtime_rows"]] == ["async_concurrent_100", "session_batch_insert",
+                                                        "sqlalchemy_overhead", "single_flight_50"]
+    for row in data["runtime_rows"]:
+        assert row["before"]["runs"] >= 3 and row["after"]["runs"] >= 3 and row["ratio"] > 0
+    assert data["runtime_facts"]["single_flight_queries"] == {"without": 50, "with": 1}
