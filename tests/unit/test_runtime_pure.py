@@ -211,3 +211,18 @@ def test_async_buffer_keeps_a_failed_batch_and_flushes_on_exit():
         assert written == [[1, 2, 3, 4], [5]] and buffer.flushed_rows == 5 and buffer.failed_flushes == 1
 
     asyncio.run(main())
+
+
+def test_render_refuses_pools_larger_than_pgbouncer_accepts(tmp_path):
+    from typer.testing import CliRunner
+
+    from reconciler.ui.cli import app
+    from tests.pgtest import ROOT
+    text = (ROOT / "schema.yaml").read_text().replace("processes: 8 ", "processes: 24")
+    spec = tmp_path / "schema.yaml"
+    spec.write_text(text)
+    result = CliRunner().invoke(app, ["render", "-f", str(spec), "--out-dir", str(tmp_path / "out")])
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith("runtime:"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"schema.yaml:{line}: runtime: the application's pools may open 1200 connections" in result.stderr
+    assert not (tmp_path / "out").exists()
