@@ -222,7 +222,7 @@ def test_render_refuses_pools_larger_than_pgbouncer_accepts(tmp_path):
     spec = tmp_path / "schema.yaml"
     spec.write_text(text)
     result = CliRunner().invoke(app, ["render", "-f", str(spec), "--out-dir", str(tmp_path / "out")])
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith("runtime:"))
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.startswith("runtime:"))
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"schema.yaml:{line}: runtime: the application's pools may open 1200 connections" in result.stderr
     assert not (tmp_path / "out").exists()
