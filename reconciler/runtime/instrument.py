@@ -5,6 +5,7 @@
 >>> conn.execute("SELECT pg_sleep(0.2)")            # doctest: +SKIP  (logged as slow)
 >>> timings.summary()[0]["calls"]                   # doctest: +SKIP
 1
+>>> instrument(aconn, timings)                      # doctest: +SKIP  (an AsyncConnection: the same)
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
 logger = logging.getLogger("pgrecon.queries")
+C = TypeVar("C", psycopg.Connection[Any], psycopg.AsyncConnection[Any])
 
 
 @dataclass
@@ -60,9 +62,26 @@ class QueryTimings:
         return sorted(rows, key=lambda r: -r["total_ms"])
 
 
-def instrument(conn: psycopg.Connection, timings: QueryTimings) -> psycopg.Connection:
-    """Make every ``execute`` on ``conn`` record its time into ``timings``."""
+def _text(query: Any, conn: Any) -> str:
+    return query if isinstance(query, str) else query.as_string(conn)
+
+
+def instrument(conn: C, timings: QueryTimings) -> C:
+    """Make every ``execute`` on ``conn`` (a psycopg ``Connection`` or ``AsyncConnection``)
+    record its time into ``timings``. For a pool: ``configure=lambda c: instrument(c, timings)``
+    (an ``async def`` for an async pool)."""
     base: Any = conn.cursor_factory
+    if isinstance(conn, psycopg.AsyncConnection):
+        class TimedAsyncCursor(base):  # type: ignore[misc]  # the connection's own cursor class
+            async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await super().execute(query, params, **kwargs)
+                finally:
+                    timings.record(_text(query, self.connection), (time.perf_counter() - started) * 1000)
+
+        conn.cursor_factory = TimedAsyncCursor
+        return conn
 
     class TimedCursor(base):  # type: ignore[misc]  # the connection's own cursor class, whatever it is
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
@@ -70,8 +89,7 @@ def instrument(conn: psycopg.Connection, timings: QueryTimings) -> psycopg.Conne
             try:
                 return super().execute(query, params, **kwargs)
             finally:
-                text = query if isinstance(query, str) else query.as_string(self.connection)
-                timings.record(text, (time.perf_counter() - started) * 1000)
+                timings.record(_text(query, self.connection), (time.perf_counter() - started) * 1000)
 
     conn.cursor_factory = TimedCursor
     return conn

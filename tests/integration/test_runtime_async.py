@@ -368,3 +368,32 @@ def test_orm_adds_and_the_copy_land_in_the_same_session_transaction(db):
         assert db.value("SELECT count(*) FROM agents") == 11
     finally:
         engine.dispose()
+
+
+def test_async_statement_timings_through_an_instrumented_pool(db, caplog):
+    import logging
+
+    from reconciler.runtime import QueryTimings, instrument
+    timings = QueryTimings(slow_ms=100)
+
+    async def configure(conn):
+        instrument(conn, timings)
+
+    async def main():
+        pool = await async_pool_from_spec(SPEC, db.dsn, configure=configure)
+        try:
+            async def one(i):
+                async with pool.connection() as conn:
+                    await conn.execute("SELECT 1")
+                    if i == 0:
+                        await conn.execute("SELECT pg_sleep(0.15)")
+            await asyncio.gather(*(one(i) for i in range(6)))
+        finally:
+            await pool.close()
+
+    with caplog.at_level(logging.WARNING, logger="pgrecon.queries"):
+        asyncio.run(main())
+    summary = {row["statement"]: row for row in timings.summary()}
+    assert summary["SELECT 1"]["calls"] == 6 and summary["SELECT 1"]["slow"] == 0
+    assert summary["SELECT pg_sleep(0.15)"]["slow"] == 1 and summary["SELECT pg_sleep(0.15)"]["max_ms"] >= 150
+    assert [r for r in caplog.records if "pg_sleep" in r.message]
