@@ -229,3 +229,72 @@ def test_a_planner_error_is_reported_as_it_happened_and_the_session_goes_on(db):
         assert failing.error == "division by zero"
         assert whatif.generic_cost(1, frozenset()) and fine.error is None
         assert not conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+
+
+# The ORDER BY … LIMIT trap: an index that walks in ORDER BY order and filters looks cheap to the
+# planner, which assumes the matching rows are spread evenly along it. They are not when the
+# application asks for rare values, or for a LIKE prefix (its matches sit together, at the prefix).
+
+def _walk_and_filter(plan: dict) -> bool:
+    """Whether ``plan`` has an index scan with a Filter under a Limit (no sort between)."""
+    def scan_below(node: dict) -> bool:
+        if node.get("Node Type") in ("Index Scan", "Index Only Scan"):
+            return "Filter" in node
+        if node.get("Node Type") in ("Sort", "Incremental Sort", "Hash", "Aggregate"):
+            return False
+        return any(scan_below(child) for child in node.get("Plans", [])[:1])
+    if plan.get("Node Type") == "Limit":
+        return scan_below(plan["Plans"][0])
+    return any(_walk_and_filter(child) for child in plan.get("Plans", []))
+
+
+def test_like_prefix_with_order_by_limit_is_not_served_by_an_ordered_walk(db_on, spec_file):
+    db = db_on("15")
+    assert db.value("SELECT datcollate FROM pg_database WHERE datname = current_database()") not in ("C", "POSIX")
+    db.execute("""
+        CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, city text NOT NULL);
+        INSERT INTO customers SELECT g, substr(md5(g::text), 1, 12), 'city' || (g % 50)
+        FROM generate_series(1, 120000) g;
+        ANALYZE customers;
+    """)
+    reset_statements(db)
+    run(db, [("SELECT id, name FROM customers WHERE name LIKE %s ORDER BY name LIMIT 20",
+              lambda r: ("".join(r.choice("0123456789abcdef") for _ in range(3)) + "%",))], times=30)
+    advice = advise(db, spec_file)
+    recs = [r for r in advice["recommendations"] if r["table"] == "public.customers"]
+    assert recs, advice["notes"]
+    assert not [r for r in recs if r["columns"] == ["name"]]          # the ordered walk that filters
+    rec = recs[0]
+    assert rec["columns"] == [{"column": "name", "opclass": "text_pattern_ops"}]
+    db.execute(f"CREATE INDEX {rec['name']} ON customers (name text_pattern_ops)")
+    db.execute("ANALYZE customers")
+    plan = db.value("EXPLAIN (FORMAT JSON) SELECT id, name FROM customers WHERE name LIKE 'ff0%' "
+                    "ORDER BY name LIMIT 20")[0]["Plan"]
+    assert rec["name"] in str(plan) and not _walk_and_filter(plan)
+
+
+def test_rare_status_with_order_by_limit_gets_the_equality_column_first(db_on, spec_file):
+    db = db_on("15")
+    db.execute("""
+        CREATE TABLE orders (id bigint PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL,
+                             total numeric NOT NULL);
+        INSERT INTO orders SELECT g, CASE WHEN g % 1000 = 0 THEN 'failed' WHEN g % 100 < 3 THEN 'pending'
+                                         ELSE 'done' END,
+               timestamptz '2026-01-01' + g * interval '1 minute', g % 500
+        FROM generate_series(1, 200000) g;
+        ANALYZE orders;
+    """)
+    reset_statements(db)
+    query = "SELECT id, total FROM orders WHERE status = %s AND created_at < %s ORDER BY created_at LIMIT 100"
+    run(db, [(query, lambda r: ("failed", "2026-05-01")),                 # always the rare status
+             ("SELECT count(*) FROM orders WHERE created_at >= %s AND created_at < %s",  # a (created_at) reader
+              lambda r: (f"2026-03-{r.randint(1, 20):02d}", f"2026-03-{r.randint(21, 28):02d}"))], times=30)
+    advice = advise(db, spec_file)
+    recs = [r for r in advice["recommendations"] if r["table"] == "public.orders"]
+    # the equality column first: (status) or (status, created_at), whichever the planner costs lower
+    assert [r for r in recs if keys(r)[0] == "status"], [r["definition"] for r in recs]
+    for rec in recs:
+        db.execute(f"CREATE INDEX {rec['name']} ON orders ({', '.join(keys(rec))})")
+    db.execute("ANALYZE orders")
+    plan = db.value("EXPLAIN (FORMAT JSON) " + query.replace("%s", "'failed'", 1).replace("%s", "'2026-05-01'"))
+    assert not _walk_and_filter(plan[0]["Plan"])

@@ -267,3 +267,24 @@ def test_upkeep_counts_inserts_and_the_updates_that_set_an_index_column():
         [(3, ["status"], True), (5, ["total"], False)]
     expression = Candidate(ORDERS, [{"expression": "lower(note)"}])
     assert [u["queryid"] for u in upkeep(expression, writes, frozenset())["updates"]] == [4]
+
+
+def test_an_ordered_walk_that_filters_under_a_limit_is_costed_whole():
+    from reconciler.commands.advise.walks import pessimistic_cost, walk_penalty
+    walk = {"Node Type": "Limit", "Total Cost": 4.68, "Plans": [
+        {"Node Type": "Index Scan", "Total Cost": 131.48, "Index Cond": "(created_at < x)",
+         "Filter": "(status = 'done')"}]}
+    assert walk_penalty(walk) == 131.48 - 4.68 and pessimistic_cost(walk) == 131.48
+    served = {"Node Type": "Limit", "Total Cost": 9.0, "Plans": [
+        {"Node Type": "Index Scan", "Total Cost": 40.0, "Index Cond": "(status = 'x' AND created_at < y)"}]}
+    assert pessimistic_cost(served) == 9.0                       # no Filter: the planner's cost stands
+    sorted_first = {"Node Type": "Limit", "Total Cost": 12.0, "Plans": [
+        {"Node Type": "Sort", "Total Cost": 11.0, "Plans": [
+            {"Node Type": "Index Scan", "Total Cost": 10.0, "Filter": "(a > 1)"}]}]}
+    assert pessimistic_cost(sorted_first) == 12.0                # a Sort reads everything anyway
+    nested = {"Node Type": "Aggregate", "Total Cost": 30.0, "Plans": [
+        {"Node Type": "Limit", "Total Cost": 20.0, "Plans": [
+            {"Node Type": "Nested Loop", "Total Cost": 500.0, "Plans": [
+                {"Node Type": "Index Only Scan", "Total Cost": 300.0, "Filter": "(b = 2)"},
+                {"Node Type": "Index Scan", "Total Cost": 1.0}]}]}]}
+    assert pessimistic_cost(nested) == 30.0 + 480.0

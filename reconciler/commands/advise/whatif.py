@@ -30,6 +30,7 @@ from psycopg import sql
 from reconciler.commands.advise.hypo import HypoPG, install_hypopg
 from reconciler.commands.advise.params import ParameterSet
 from reconciler.commands.advise.shape import Table
+from reconciler.commands.advise.walks import pessimistic_cost, walk_penalty
 from reconciler.connect.session import fetch_value
 
 
@@ -63,7 +64,7 @@ class WhatIf:
     hypopg_error: str | None = None
     hypopg: HypoPG | None = None
     explains: int = 0
-    _cache: dict[tuple[Any, ...], float | None] = field(default_factory=dict)
+    _cache: dict[tuple[Any, ...], Costed | None] = field(default_factory=dict)
     _pieces: dict[int, list[str | int]] = field(default_factory=dict)
     _transaction: Any = None
 
@@ -148,6 +149,10 @@ class WhatIf:
     def cost(self, i: int, keys: frozenset[tuple[Any, ...]], mode: int | str) -> float | None:
         """The planner's cost of statement ``i`` with the hypothetical indexes ``keys``: ``mode``
         is a parameter-set index (a custom plan), ``"plain"`` (no parameters) or ``"generic"``."""
+        found = self._costed(i, keys, mode)
+        return found.cost if found else None
+
+    def _costed(self, i: int, keys: frozenset[tuple[Any, ...]], mode: int | str) -> Costed | None:
         relevant = self._relevant(i, keys)
         cache_key = (i, mode, relevant)
         if cache_key in self._cache:
@@ -172,7 +177,7 @@ class WhatIf:
                 parts.append(sql.SQL(piece))  # pg_stat_statements' own text, between parameters
         return sql.Composed(parts)
 
-    def _explain(self, i: int, mode: int | str) -> float | None:
+    def _explain(self, i: int, mode: int | str) -> Costed | None:
         statement = self.statements[i]
         body = sql.SQL(statement.query)  # pg_stat_statements' text, explained as is
         self.explains += 1
@@ -205,7 +210,8 @@ class WhatIf:
         if row is None:
             return None
         document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
-        return float(document[0]["Plan"].get("Total Cost") or 0.0)
+        plan = document[0]["Plan"]
+        return Costed(pessimistic_cost(plan), walk_penalty(plan) > 0)   # an ordered walk that filters: costed whole
 
     def _deallocate_generic(self) -> None:
         """After a failed generic plan: PREPARE is not undone by the savepoint's rollback."""
@@ -223,21 +229,28 @@ class WhatIf:
             return ["generic"]
         return list(range(len(statement.sets)))
 
-    def _weighted(self, i: int, cost_of: Callable[[int | str], float | None]) -> float | None:
+    def _weighted(self, i: int, cost_of: Callable[[int | str], Costed | None]) -> float | None:
+        """The statement's cost over its representative values, weighted by how often each occurs;
+        but where any plan walks an index in ORDER BY order and filters under a LIMIT, the
+        pessimistic end: its cost at the rarest values (the set that stands for the fewest rows),
+        which are what such a walk cannot find soon (see :mod:`.walks`)."""
         statement = self.statements[i]
-        total = 0.0
+        total, walks = 0.0, False
+        rarest: tuple[float, float] | None = None       # (weight, -cost): the rarest set, the dearest of ties
         for mode in self.modes(i):
             found = cost_of(mode)
             if found is None:
                 return None
             weight = statement.sets[mode].weight if isinstance(mode, int) and statement.sets else 1.0
-            total += weight * found
-        return total
+            total += weight * found.cost
+            walks = walks or found.walks
+            rarest = min(rarest, (weight, -found.cost)) if rarest else (weight, -found.cost)
+        return -rarest[1] if walks and rarest else total
 
     def expected(self, i: int, keys: frozenset[tuple[Any, ...]]) -> float | None:
         """The cost of statement ``i`` weighted over its representative values (the generic plan's
         when it has none)."""
-        return self._weighted(i, lambda mode: self.cost(i, keys, mode))
+        return self._weighted(i, lambda mode: self._costed(i, keys, mode))
 
     def expected_now(self, i: int) -> float | None:
         """Like :meth:`expected` with whatever indexes exist right now (real ones being built in
@@ -255,6 +268,14 @@ class WhatIf:
     def realize(self, keys: frozenset[tuple[Any, ...]]) -> None:
         """Make exactly ``keys`` the hypothetical indexes in place."""
         self._realize(frozenset(k for k in keys if k not in self.refused))
+
+
+@dataclass(frozen=True)
+class Costed:
+    """One plan's cost, and whether it walks an index in order and filters under a LIMIT."""
+
+    cost: float
+    walks: bool = False
 
 
 _READ_ONLY = "SELECT pg_catalog.set_config('transaction_read_only', 'on', true)"
