@@ -31,7 +31,7 @@ from reconciler.resources.settings.spec import SettingsPart
 from reconciler.resources.statistics.spec import StatisticsTable
 from reconciler.resources.storage.spec import StorageTable
 from reconciler.spec.loader import validate_document
-from reconciler.spec.operations import MaintenanceSpec, MonitoringSpec, RuntimeSpec
+from reconciler.spec.operations import AdvisorSpec, MaintenanceSpec, MonitoringSpec, RuntimeSpec
 from reconciler.spec.target import TargetSpec
 from reconciler.spec.types import StrictModel, TableKey, expand_secret
 
@@ -53,6 +53,7 @@ class _Tables(StrictModel):
 
 class _Operations(StrictModel):
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    advisor: AdvisorSpec = Field(default_factory=AdvisorSpec)
     maintenance: MaintenanceSpec | None = None
     runtime: RuntimeSpec | None = None
 

@@ -66,6 +66,13 @@ class MaintenanceSpec(StrictModel):
         return value
 
 
+class AdvisorSpec(StrictModel):
+    """``advisor:``: how ``pgrecon advise`` weighs what an index costs against what it saves."""
+
+    write_weight: float = Field(1.0, ge=0, le=100, description=(
+        "how much the time an index adds to the workload's writes counts against the read time it saves "
+        "(0: reads only; 1: a millisecond is a millisecond; above 1: writes matter more)"))
+
 
 class RuntimeSpec(StrictModel):
     """``runtime:``: how the application's connection pools are sized, by ``pool_from_spec`` and

@@ -298,3 +298,28 @@ def test_rare_status_with_order_by_limit_gets_the_equality_column_first(db_on, s
     db.execute("ANALYZE orders")
     plan = db.value("EXPLAIN (FORMAT JSON) " + query.replace("%s", "'failed'", 1).replace("%s", "'2026-05-01'"))
     assert not _walk_and_filter(plan[0]["Plan"])
+
+
+def test_the_write_weight_decides_whether_writes_pay_for_an_index(db_on, spec_file):
+    """An index on a column the workload's UPDATEs set saves the reads some time, but costs every
+    updated row an entry and its HOT update: weighed, writes win; with write_weight 0, reads do."""
+    db = db_on("15")
+    db.execute("""
+        CREATE TABLE events (id bigint PRIMARY KEY, kind int NOT NULL, payload text NOT NULL, hits int NOT NULL)
+        WITH (fillfactor = 70);
+        INSERT INTO events SELECT g, g % 500, md5(g::text), 0 FROM generate_series(1, 100000) g;
+        ANALYZE events;
+    """)
+    reset_statements(db)
+    run(db, [("SELECT count(*) FROM events WHERE kind = %s", lambda r: (r.randint(0, 499),))], times=30)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        for lo in range(1, 80001, 5000):
+            conn.execute("UPDATE events SET kind = (kind + 1) %% 500 WHERE id BETWEEN %s AND %s", (lo, lo + 20000))
+    weighed = advise(db, spec_file)
+    reads_only = advise(db, spec_file, spec="version: 1\nadvisor: {write_weight: 0}\n")
+    on_kind = [r for r in reads_only["recommendations"] if keys(r) == ["kind"]]
+    assert on_kind, reads_only["recommendations"]
+    rec = on_kind[0]
+    assert rec["write_ms_added_per_hour"] > rec["read_ms_saved_per_hour"] > 0    # what the weighing sees
+    assert rec["upkeep"]["updates"] and rec["upkeep"]["updates"][0]["loses_hot"]
+    assert not [r for r in weighed["recommendations"] if keys(r) == ["kind"]]

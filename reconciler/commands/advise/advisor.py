@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from reconciler.commands.advise.candidates import ColumnFacts, Facts, candidates_for, merge
+from reconciler.commands.advise.candidates import Candidate, ColumnFacts, Facts, candidates_for, merge
 from reconciler.commands.advise.explain import explain
 from reconciler.commands.advise.hypo import cost_without, hypopg_available, hypopg_session
 from reconciler.commands.advise.models import Advice, Recommendation, index_name
@@ -33,9 +33,10 @@ from reconciler.commands.advise.redundant import IndexFinding, redundant_indexes
 from reconciler.commands.advise.report import build_report
 from reconciler.commands.advise.shape import Shape, Table, analyse
 from reconciler.commands.advise.stats import Snapshot, read_snapshot
-from reconciler.commands.advise.upkeep import indexed_columns, upkeep
+from reconciler.commands.advise.upkeep import Writes, candidate_columns, indexed_columns, upkeep
 from reconciler.commands.advise.vetting import Verdict, vet
 from reconciler.commands.advise.workload import Statement, merge_entries, select_workload
+from reconciler.commands.advise.writecost import TYPICAL_WIDTH, write_ms
 from reconciler.connect.session import fetch_value
 from reconciler.resources.document import Spec
 from reconciler.spec.types import parse_size
@@ -64,6 +65,26 @@ def _facts(snap: Snapshot) -> Facts:
             facts[(table.schema, table.name, column.name)] = ColumnFacts(
                 column.type, estimate, int(stats.get("avg_width") or 8), stats.get("c_collation"))
     return facts
+
+
+def _upkeep(snap: Snapshot, writes: Writes, facts: Facts) -> Callable[[Candidate], tuple[dict[str, Any], float]]:
+    """For a candidate: the workload's writes that would maintain it (:func:`.upkeep.upkeep`) and
+    their milliseconds over the observed window (:func:`.writecost.write_ms`)."""
+    by_table: dict[tuple[str, str], list[Any]] = {}
+    for table in snap.live_tables.values():
+        by_table[(table.schema, table.name)] = [i for i in snap.live_indexes.values() if i.table_oid == table.oid]
+    seen: dict[tuple[Any, ...], tuple[dict[str, Any], float]] = {}
+
+    def of(candidate: Candidate) -> tuple[dict[str, Any], float]:
+        if candidate.key not in seen:
+            existing = by_table.get(candidate.table, [])
+            found = upkeep(candidate, writes, indexed_columns(i.definition for i in existing))
+            width = sum(facts[(*candidate.table, c)].width for c in candidate_columns(candidate)
+                        if (*candidate.table, c) in facts) or TYPICAL_WIDTH
+            seen[candidate.key] = (found, write_ms(found, width, len(existing)))
+        return seen[candidate.key]
+
+    return of
 
 
 def _user_statement(statement: Statement, shape: Shape) -> bool:
@@ -104,17 +125,18 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False, buil
     facts = _facts(snap)
     candidates = merge([c for s in workload for c in candidates_for(s.key, shapes[s.key], facts)])
     by_key = {s.key: s for s in workload}
+    writes = [(s, shapes[s.key].writes) for s in merged if shapes[s.key].writes and "pg_catalog" not in s.query]
+    upkeep_of = _upkeep(snap, writes, facts)
+    db = snap.database
+    window_start = db["stats_reset"] or db["started"]
+    advice.window_hours = max((db["now"] - window_start).total_seconds() / 3600, 1 / 3600) if window_start else None
     if advice.hypopg and workload:
-        PlannerChoice(conn, spec, snap, advice, workload, shapes, candidates).run(build_candidates, on_build)
+        PlannerChoice(conn, spec, snap, advice, workload, shapes, candidates,
+                      write_ms=lambda c: upkeep_of(c)[1]).run(build_candidates, on_build)
     else:
         heuristic(snap, spec, advice, candidates, by_key)
-
-    writes = [(s, shapes[s.key].writes) for s in merged if shapes[s.key].writes and "pg_catalog" not in s.query]
     for rec in advice.recommendations:
-        table = next((t for t in snap.live_tables.values() if (t.schema, t.name) == rec.candidate.table), None)
-        indexed = indexed_columns(i.definition for i in snap.live_indexes.values()
-                                  if table is not None and i.table_oid == table.oid)
-        rec.upkeep = upkeep(rec.candidate, writes, indexed)
+        rec.upkeep = upkeep_of(rec.candidate)[0]
 
     advice.table_scans = _table_scans(snap, advice, mon.large_table_rows)
     names = {t.oid: t.key for t in snap.live_tables.values()}
@@ -122,8 +144,6 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False, buil
     advice.redundant = [replace(f, size_bytes=int((snap.index_stats.get(f.index.oid) or {}).get("size_bytes") or 0),
                                 scans=int((snap.index_stats.get(f.index.oid) or {}).get("idx_scan") or 0))
                         for f in redundant_indexes(indexes, names)]
-    db = snap.database
-    window_start = db["stats_reset"] or db["started"]
     advice.unused, note = unused_indexes(indexes, snap.index_stats, names, window_start, db["now"],
                                          mon.unused_after, parse_size(mon.unused_min_size))
     if note:

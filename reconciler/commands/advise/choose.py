@@ -1,13 +1,15 @@
 """Choosing the index *set* for a whole workload: greedy by total benefit, pruned, checked for
 regressions. Pure: the costs come from an :class:`Oracle` (the planner with HypoPG in practice).
 
-1. **Greedy.** The workload's cost is ``sum(calls x expected cost)`` over its statements. Each
-   round every remaining *move* (one candidate index, or the candidates of a join's tables
-   together) is costed with the indexes chosen so far in place; the move that saves most is
-   taken (of moves within 10% of the best, the smallest). It stops when the best saves less
+1. **Greedy.** The workload's cost is ``sum(calls x expected cost)`` over its statements, plus
+   what each chosen index adds to the workload's writes (``write_cost``, in the same units; see
+   :mod:`.writecost`). Each round every remaining *move* (one candidate index, or the candidates
+   of a join's tables together) is costed with the indexes chosen so far in place; the move that
+   saves most, reads saved less writes added, is taken (of moves within 10% of the best, the
+   smallest). It stops when the best saves less
    than ``min_saving`` of the workload's cost, or at ``max_indexes``.
 2. **Prune.** Every chosen index is taken out again, last first: if the set without it costs
-   less than ``min_saving`` more, it goes (a prefix of another chosen index, one whose only
+   less than ``min_saving`` more (its writes counted), it goes (a prefix of another chosen index, one whose only
    benefit the others now provide).
 3. **No regressions.** Every statement on a table that gets an index is costed with the whole
    set against the starting point, with its expected cost, its generic plan and its custom plan
@@ -62,6 +64,7 @@ class Choice:
     workload_before: float
     workload_after: float
     dropped: list[Regression] = field(default_factory=list)
+    writes_after: float = 0.0               # what the chosen indexes add to the writes (cost units)
 
 
 def _affected(work: list[Work], tables: frozenset[Table]) -> list[int]:
@@ -81,7 +84,8 @@ def _weighted(oracle: Oracle, work: list[Work], indexes: list[int], keys: frozen
 
 def choose(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[Key, Table],
            start: frozenset[Key] = frozenset(), min_saving: float = 0.01, max_indexes: int = 20,
-           max_regression: float = 0.10) -> Choice:
+           max_regression: float = 0.10, write_cost: dict[Key, float] | None = None) -> Choice:
+    writes = write_cost or {}
     everything = list(range(len(work)))
     chosen = set(start)
     order: list[Key] = []
@@ -93,7 +97,7 @@ def choose(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[K
         scored: list[tuple[float, Move]] = []
         for move in remaining:
             trial = frozenset(chosen | set(move.keys))
-            benefit = 0.0
+            benefit = -sum(writes.get(k, 0.0) for k in move.keys if k not in chosen)
             for i in _affected(work, move.tables):
                 before, after = current[i], oracle.expected(i, trial)
                 if before is not None and after is not None:
@@ -118,13 +122,14 @@ def choose(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[K
         without = frozenset(chosen - {key})
         affected = _affected(work, frozenset({table_of[key]}))
         loss = _weighted(oracle, work, affected, without) - _weighted(oracle, work, affected, frozenset(chosen))
-        if loss < threshold:
+        if loss - writes.get(key, 0.0) < threshold:
             chosen.discard(key)
             order.remove(key)
 
     dropped = _drop_regressions(work, oracle, table_of, frozenset(start), chosen, order, max_regression)
     after_total = _weighted(oracle, work, everything, frozenset(chosen))
-    return Choice(order, frozenset(start), base_total, after_total, dropped)
+    return Choice(order, frozenset(start), base_total, after_total, dropped,
+                  sum(writes.get(k, 0.0) for k in order))
 
 
 def worse(oracle: Oracle, i: int, before: frozenset[Key], after: frozenset[Key],

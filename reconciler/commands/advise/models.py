@@ -30,6 +30,8 @@ class Recommendation:
     checked: int = 0                        # statements re-costed for regressions
     size_bytes: int | None = None
     upkeep: dict[str, Any] | None = None              # the workload's writes that would maintain it (see .upkeep)
+    read_ms: float | None = None            # read time it saves over the observed window (planner's ratio x measured)
+    write_ms: float | None = None           # write time it adds over the window (see .writecost)
 
     @property
     def saving_pct(self) -> float | None:
@@ -54,6 +56,7 @@ class Advice:
     statements: list[dict[str, Any]] = field(default_factory=list)
     min_share_pct: float = 0.0
     skipped: list[dict[str, Any]] = field(default_factory=list)   # statements not planned: they would run unvetted code
+    window_hours: float | None = None       # how long the statistics cover (per-hour figures divide by it)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON contract of ``advise --format json``."""
@@ -74,7 +77,10 @@ class Advice:
                 "helps": r.helps, "worse": [], "statements_checked": r.checked, "size_bytes": r.size_bytes,
                 "reason": r.candidate.reason, "needs_extension": r.candidate.needs_extension,
                 "upkeep": r.upkeep,
+                "read_ms_saved_per_hour": _per_hour(r.read_ms, self.window_hours),
+                "write_ms_added_per_hour": _per_hour(r.write_ms, self.window_hours),
             } for r in self.recommendations],
+            "window_hours": round(self.window_hours, 3) if self.window_hours else None,
             "dropped": self.dropped,
             "sequential_scan_tables": self.table_scans,
             "redundant_indexes": [finding(f) for f in self.redundant],
@@ -84,6 +90,10 @@ class Advice:
             "skipped": self.skipped,
             "hypopg": self.hypopg,
         }
+
+
+def _per_hour(ms: float | None, hours: float | None) -> float | None:
+    return round(ms / hours, 3) if ms is not None and hours else None
 
 
 def index_name(table: str, columns: list[Any], using: str, include: list[str] | None = None) -> str:

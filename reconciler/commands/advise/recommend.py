@@ -109,6 +109,8 @@ class PlannerChoice:
     start: frozenset[tuple[Any, ...]] = frozenset()
     chosen: frozenset[tuple[Any, ...]] = frozenset()
     total_before: float = 0.0
+    write_ms: Callable[[Candidate], float] | None = None   # what an index adds to the window's writes
+    ms_per_cost: dict[int, float] = field(default_factory=dict)   # per statement: measured ms per planner cost
 
     def run(self, build: bool, on_build: Callable[[str], None] | None) -> None:
         mon = self.spec.monitoring
@@ -128,8 +130,10 @@ class PlannerChoice:
             moves = [Move((c.key,), frozenset({c.table}), whatif.size(c.key)) for c in simulated]
             moves += _join_moves(self.workload, simulated, whatif)
             work = [Work(s.calls, s.tables) for s in self.workload]
+            write_cost = self._write_costs(whatif, simulated)
             choice = choose(work, moves, whatif, table_of, self.start, min_saving=mon.min_saving_pct / 100,
-                            max_indexes=mon.max_recommendations, max_regression=mon.max_regression_pct / 100)
+                            max_indexes=mon.max_recommendations, max_regression=mon.max_regression_pct / 100,
+                            write_cost=write_cost)
             self.chosen = frozenset(choice.start | set(choice.chosen))
             self.total_before = choice.workload_before
             by_key = {c.key: c for c in simulated}
@@ -137,6 +141,8 @@ class PlannerChoice:
                 name, index = self.specs[key]
                 rec = Recommendation(by_key[key], name, index, None, None, True, [], verified_by="hypopg",
                                      size_bytes=whatif.size(key))
+                if self.write_ms is not None:
+                    rec.write_ms = round(self.write_ms(rec.candidate), 3)
                 self._attribute(rec, whatif, self.chosen - {key})
                 self.advice.recommendations.append(rec)
             for regression in choice.dropped:
@@ -149,6 +155,23 @@ class PlannerChoice:
             self._summary(whatif, planned, choice.workload_after, len(simulated))
             whatif.realize(self.chosen)
             self._unsimulated(whatif, refused, [by_key[k] for k in choice.chosen], simulated, build, on_build)
+
+    def _write_costs(self, whatif: WhatIf, simulated: list[Candidate]) -> dict[tuple[Any, ...], float]:
+        """What each candidate adds to the workload's writes, in planner cost units (so that it
+        weighs against the reads it saves): its milliseconds (:mod:`.writecost`) over the
+        workload's measured milliseconds per unit of cost, times ``advisor.write_weight``."""
+        measured = planned = 0.0
+        for i, s in enumerate(self.workload):
+            cost = whatif.expected(i, self.start)
+            if cost and s.total_ms > 0:
+                self.ms_per_cost[i] = s.total_ms / (s.calls * cost)
+                measured += s.total_ms
+                planned += s.calls * cost
+        weight = self.spec.advisor.write_weight
+        if self.write_ms is None or not planned or not measured or weight == 0:
+            return {}
+        ms_per_unit = measured / planned
+        return {c.key: weight * self.write_ms(c) / ms_per_unit for c in simulated}
 
     def _register(self, whatif: WhatIf) -> tuple[list[Candidate], list[tuple[Candidate, str]],
                                                   dict[tuple[Any, ...], Table]]:
@@ -195,7 +218,7 @@ class PlannerChoice:
     def _attribute(self, rec: Recommendation, whatif: WhatIf, without: frozenset[Any]) -> None:
         """Which statements ``rec`` helps (cost with the rest of the set -> with it), and how
         many statements on its table were re-costed for regressions."""
-        before_total = after_total = 0.0
+        before_total = after_total = read_ms = 0.0
         for i, s in enumerate(self.workload):
             if rec.candidate.table not in s.tables:
                 continue
@@ -208,8 +231,10 @@ class PlannerChoice:
             rec.queries.append(s.to_json())
             before_total += before
             after_total += after
+            read_ms += s.calls * (before - after) * self.ms_per_cost.get(i, 0.0)
         if rec.helps:
             rec.cost_before, rec.cost_after = round(before_total, 2), round(after_total, 2)
+            rec.read_ms = round(read_ms, 3)
 
     def _unsimulated(self, whatif: WhatIf, refused: list[tuple[Candidate, str]], picked: list[Candidate],
                      simulated: list[Candidate], build: bool, on_build: Callable[[str], None] | None) -> None:
