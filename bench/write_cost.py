@@ -7,9 +7,9 @@ hand; results and the constants go in README and ``reconciler/commands/advise/wr
 For key widths of 4, 8, 16 and 64 bytes, a table gets 0 to 4 btree indexes of that width, and
 ``--rows`` rows are inserted (``INSERT … SELECT``, server-side, so only the server's work is
 timed), then updated twice (fillfactor 50: room on every page): once setting a column no index
-reads (HOT) and once setting an indexed column (never HOT: every index gets a new entry). The least-squares slope of time
-against the number of indexes, per row, is the time one index entry adds; its intercept is the
-write itself. Each point is the median of ``--repeat`` runs.
+reads (HOT) and once setting an indexed column (never HOT: every index gets a new entry). The
+least-squares slope of time against the number of indexes, per row, is the time one index entry
+adds; its intercept is the write itself. Each point is the median of ``--repeat`` runs.
 """
 
 from __future__ import annotations
