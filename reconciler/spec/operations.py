@@ -72,6 +72,13 @@ class AdvisorSpec(StrictModel):
     write_weight: float = Field(1.0, ge=0, le=100, description=(
         "how much the time an index adds to the workload's writes counts against the read time it saves "
         "(0: reads only; 1: a millisecond is a millisecond; above 1: writes matter more)"))
+    strategy: Literal["exact", "greedy"] = Field("exact", description=(
+        "exact: the set solved as an optimisation problem (OR-Tools CP-SAT); greedy: one index at a time"))
+    max_index_bytes: SizeText | None = Field(None, description="the recommended indexes' total size at most")
+    max_index_bytes_per_table: SizeText | None = Field(None, description="the same, per table")
+    max_indexes_per_table: int | None = Field(None, ge=1, le=100, description="at most this many new indexes "
+                                                                             "on one table")
+    solver_seconds: float = Field(10.0, gt=0, le=600, description="the exact strategy's time limit")
 
 
 class RuntimeSpec(StrictModel):

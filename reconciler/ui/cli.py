@@ -335,12 +335,19 @@ def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
                                                  "each for real in a transaction that is rolled back: each holds a "
                                                  "SHARE lock on its table (writes wait) while it builds"),
            out: Path | None = typer.Option(None, "--out", help="write the report to this file (html: one "
-                                                                "self-contained page)")) -> None:
+                                                                "self-contained page)"),
+           strategy: str | None = typer.Option(None, "--strategy", help="exact (CP-SAT) or greedy: how the index "
+                                                                        "set is chosen (default: advisor.strategy)")
+           ) -> None:
     """Slow statements, their plans, index recommendations, redundant and unused indexes, a report."""
     from reconciler.commands.advise.advisor import run_advise
     from reconciler.commands.advise.write import write_advice
     from reconciler.connect.session import describe_dsn
     spec = _load_spec(file)
+    if strategy is not None:
+        if strategy not in ("exact", "greedy"):
+            raise PgreconError(f"--strategy must be exact or greedy, not {strategy!r}")
+        spec = spec.model_copy(update={"advisor": spec.advisor.model_copy(update={"strategy": strategy})})
     target = _dsn(spec, dsn, embedded)
     with _target(spec, dsn, embedded).session() as conn:
         advice = run_advise(conn, spec, analyze=analyze, build_candidates=build_candidates,

@@ -288,3 +288,39 @@ def test_an_ordered_walk_that_filters_under_a_limit_is_costed_whole():
                 {"Node Type": "Index Only Scan", "Total Cost": 300.0, "Filter": "(b = 2)"},
                 {"Node Type": "Index Scan", "Total Cost": 1.0}]}]}]}
     assert pessimistic_cost(nested) == 30.0 + 480.0
+
+
+def test_the_set_is_solved_exactly_on_a_cost_table():
+    """Indexes that interact (two half-useful ones, one large one useful to both, one that serves a
+    third statement): under every storage budget and write cost the solver's set costs what the
+    brute-force optimum costs, and the budget and the per-table cap hold."""
+    from itertools import combinations
+
+    from reconciler.commands.advise.solve import Problem, solve
+    a, b, c, d = ("a",), ("b",), ("c",), ("d",)
+    none = frozenset()
+    configurations = [
+        {none: 100.0, frozenset({a}): 40.0, frozenset({c}): 10.0, frozenset({d}): 60.0},
+        {none: 100.0, frozenset({b}): 40.0, frozenset({c}): 10.0, frozenset({d}): 60.0},
+        {none: 50.0, frozenset({a}): 45.0, frozenset({b}): 45.0, frozenset({d}): 5.0},
+    ]
+    sizes = {a: 10, b: 10, c: 30, d: 10}
+    tables = dict.fromkeys(sizes, "t")
+
+    def total_of(chosen, writes):
+        return sum(min(cost for conf, cost in confs.items() if conf <= set(chosen))
+                   for confs in configurations) + sum(writes.get(k, 0) + 0.01 for k in chosen)
+
+    def brute(max_bytes, writes):
+        return min(total_of(chosen, writes) for n in range(len(sizes) + 1) for chosen in combinations(sizes, n)
+                   if sum(sizes[k] for k in chosen) <= max_bytes)
+
+    for max_bytes, writes in ((100, {}), (30, {}), (20, {}), (100, {c: 200.0}), (100, {d: 1.0, c: 70.0})):
+        found = solve(Problem([1, 1, 1], configurations, sizes, tables, write_cost=writes, min_gain=0.01,
+                              max_bytes=max_bytes))
+        total = brute(max_bytes, writes)
+        assert found.status == "OPTIMAL" and abs(total_of(found.chosen, writes) - total) < 1e-6, (max_bytes, found)
+        assert abs(found.objective - total) < 1e-3 and found.gap_pct == 0.0
+        assert sum(sizes[k] for k in found.chosen) <= max_bytes
+    capped = solve(Problem([1, 1, 1], configurations, sizes, tables, min_gain=0.01, max_per_table=1))
+    assert len(capped.chosen) == 1

@@ -65,6 +65,8 @@ class Choice:
     workload_after: float
     dropped: list[Regression] = field(default_factory=list)
     writes_after: float = 0.0               # what the chosen indexes add to the writes (cost units)
+    strategy: str = "greedy"
+    solver: dict[str, Any] | None = None    # the exact strategy's status, time, gap, objective and bound
 
 
 def _affected(work: list[Work], tables: frozenset[Table]) -> list[int]:
@@ -85,6 +87,7 @@ def _weighted(oracle: Oracle, work: list[Work], indexes: list[int], keys: frozen
 def choose(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[Key, Table],
            start: frozenset[Key] = frozenset(), min_saving: float = 0.01, max_indexes: int = 20,
            max_regression: float = 0.10, write_cost: dict[Key, float] | None = None) -> Choice:
+    """The greedy choice (see the module doc)."""
     writes = write_cost or {}
     everything = list(range(len(work)))
     chosen = set(start)
@@ -117,7 +120,71 @@ def choose(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[K
         remaining = [m for m in remaining if not set(m.keys) <= chosen]
         if len(order) >= max_indexes:
             break
+    return _finish(work, oracle, table_of, start, chosen, order, base_total, threshold, max_regression, writes)
 
+
+@dataclass(frozen=True)
+class Limits:
+    """Budgets of the exact strategy (None: no limit)."""
+
+    max_indexes: int | None = None
+    max_per_table: int | None = None
+    max_bytes: int | None = None
+    max_bytes_per_table: int | None = None
+
+
+def choose_exact(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[Key, Table],
+                 start: frozenset[Key] = frozenset(), min_saving: float = 0.01, max_regression: float = 0.10,
+                 write_cost: dict[Key, float] | None = None, limits: Limits = Limits(),
+                 time_limit_s: float = 10.0) -> Choice:
+    """The exact strategy: every statement costed with no candidate and with each move that
+    reaches its tables (a candidate, or a join's candidates together), the set solved with
+    CP-SAT (:mod:`.solve`), then pruned, checked for regressions and re-costed as a whole like
+    the greedy choice. An index must save ``min_saving`` of the workload to be chosen at all."""
+    from reconciler.commands.advise.solve import Problem, solve
+
+    writes = write_cost or {}
+    everything = list(range(len(work)))
+    base_total = _weighted(oracle, work, everything, start)
+    threshold = min_saving * base_total
+    calls: list[float] = []
+    configurations: list[dict[frozenset[Key], float]] = []
+    for i, w in enumerate(work):
+        costs: dict[frozenset[Key], float] = {}
+        nothing = oracle.expected(i, start)
+        if nothing is not None:
+            costs[frozenset()] = nothing
+            for move in moves:
+                if move.tables & w.tables:
+                    found = oracle.expected(i, start | frozenset(move.keys))
+                    if found is not None and found < nothing:
+                        costs[frozenset(move.keys)] = found
+        calls.append(float(w.calls) if nothing is not None else 0.0)
+        configurations.append(costs or {frozenset(): 0.0})
+    sizes: dict[Key, int] = {}
+    for move in moves:
+        share = move.size_bytes // max(1, len(move.keys))
+        for key in move.keys:
+            sizes.setdefault(key, share)
+    problem = Problem(calls, configurations, sizes, {k: table_of[k] for k in sizes}, writes, threshold,
+                      limits.max_indexes, limits.max_per_table, limits.max_bytes, limits.max_bytes_per_table)
+    solution = solve(problem, time_limit_s)
+    chosen = set(start) | set(solution.chosen)
+    order = [k for k in solution.chosen if k not in start]
+    choice = _finish(work, oracle, table_of, start, chosen, order, base_total, threshold, max_regression, writes)
+    choice.strategy = "exact"
+    choice.solver = {"status": solution.status, "seconds": round(solution.seconds, 3),
+                     "gap_pct": round(solution.gap_pct, 3), "objective": round(solution.objective, 2),
+                     "bound": round(solution.bound, 2), "candidates": len(sizes),
+                     "configurations": sum(len(c) for c in configurations)}
+    return choice
+
+
+def _finish(work: list[Work], oracle: Oracle, table_of: dict[Key, Table], start: frozenset[Key], chosen: set[Key],
+            order: list[Key], base_total: float, threshold: float, max_regression: float,
+            writes: dict[Key, float]) -> Choice:
+    """Prune, drop what makes a statement worse, re-cost the set as a whole."""
+    everything = list(range(len(work)))
     for key in reversed(list(order)):
         without = frozenset(chosen - {key})
         affected = _affected(work, frozenset({table_of[key]}))

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from reconciler.commands.advise.candidates import Candidate, key_name
-from reconciler.commands.advise.choose import Move, Work, choose
+from reconciler.commands.advise.choose import Choice, Limits, Move, Work, choose, choose_exact
 from reconciler.commands.advise.models import Advice, Recommendation, create_sql, index_spec
 from reconciler.commands.advise.params import parameter_sets
 from reconciler.commands.advise.shape import Shape, Table
@@ -30,6 +30,7 @@ from reconciler.connect.session import fetch_value
 from reconciler.resources.document import Spec
 from reconciler.resources.indexes.desired import live_match, plain_definition
 from reconciler.resources.indexes.spec import IndexSpec
+from reconciler.spec.types import parse_size
 
 HELPS_MIN = 0.005  # a statement counts as helped when the index saves it at least 0.5%
 
@@ -113,7 +114,6 @@ class PlannerChoice:
     ms_per_cost: dict[int, float] = field(default_factory=dict)   # per statement: measured ms per planner cost
 
     def run(self, build: bool, on_build: Callable[[str], None] | None) -> None:
-        mon = self.spec.monitoring
         rows = {(t["schema"], t["name"]): float(max(t["reltuples"] or 0, t["n_live_tup"] or 0))
                 for t in self.snap.tables}
         planned = []
@@ -131,9 +131,7 @@ class PlannerChoice:
             moves += _join_moves(self.workload, simulated, whatif)
             work = [Work(s.calls, s.tables) for s in self.workload]
             write_cost = self._write_costs(whatif, simulated)
-            choice = choose(work, moves, whatif, table_of, self.start, min_saving=mon.min_saving_pct / 100,
-                            max_indexes=mon.max_recommendations, max_regression=mon.max_regression_pct / 100,
-                            write_cost=write_cost)
+            choice = self._choose(work, moves, whatif, table_of, write_cost)
             self.chosen = frozenset(choice.start | set(choice.chosen))
             self.total_before = choice.workload_before
             by_key = {c.key: c for c in simulated}
@@ -153,8 +151,33 @@ class PlannerChoice:
                     "plan": regression.what, "cost_before": round(regression.before, 2),
                     "cost_after": round(regression.after, 2)})
             self._summary(whatif, planned, choice.workload_after, len(simulated))
+            self.advice.workload["strategy"] = choice.strategy
+            self.advice.workload["solver"] = choice.solver
+            self.advice.workload["write_cost_after"] = round(choice.writes_after, 2)
             whatif.realize(self.chosen)
             self._unsimulated(whatif, refused, [by_key[k] for k in choice.chosen], simulated, build, on_build)
+
+    def _choose(self, work: list[Work], moves: list[Move], whatif: WhatIf, table_of: dict[tuple[Any, ...], Table],
+                write_cost: dict[tuple[Any, ...], float]) -> Choice:
+        """The set, by the spec's strategy: exact (CP-SAT), or greedy (also the fallback when the
+        solver is missing or finds nothing)."""
+        mon, adv = self.spec.monitoring, self.spec.advisor
+        min_saving, max_regression = mon.min_saving_pct / 100, mon.max_regression_pct / 100
+        if adv.strategy == "exact":
+            limits = Limits(mon.max_recommendations, adv.max_indexes_per_table,
+                            parse_size(adv.max_index_bytes) if adv.max_index_bytes else None,
+                            parse_size(adv.max_index_bytes_per_table) if adv.max_index_bytes_per_table else None)
+            try:
+                exact = choose_exact(work, moves, whatif, table_of, self.start, min_saving, max_regression,
+                                     write_cost, limits, adv.solver_seconds)
+            except ImportError as exc:
+                self.advice.notes.append(f"the exact strategy needs OR-Tools ({exc}); the greedy choice was used")
+            else:
+                if exact.solver and exact.solver["status"] in ("OPTIMAL", "FEASIBLE"):
+                    return exact
+                self.advice.notes.append(f"the solver found no set ({exact.solver}); the greedy choice was used")
+        return choose(work, moves, whatif, table_of, self.start, min_saving, mon.max_recommendations,
+                      max_regression, write_cost)
 
     def _write_costs(self, whatif: WhatIf, simulated: list[Candidate]) -> dict[tuple[Any, ...], float]:
         """What each candidate adds to the workload's writes, in planner cost units (so that it
