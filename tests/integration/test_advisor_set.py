@@ -345,3 +345,15 @@ def test_exact_strategy_reports_its_solver_honours_a_budget_and_greedy_stays(db_
     assert len(capped["recommendations"]) < len(exact["recommendations"])
     greedy = advise(db, spec_file, "--strategy", "greedy")
     assert greedy["workload"]["strategy"] == "greedy" and greedy["workload"]["solver"] is None
+
+
+def test_without_hypopg_a_fast_statement_gets_no_index(db_on, spec_file):
+    db = db_on("18")
+    db.execute("CREATE TABLE tiny (id int PRIMARY KEY, code int NOT NULL); "
+               "INSERT INTO tiny SELECT g, g % 7 FROM generate_series(1, 200) g; ANALYZE tiny;")
+    reset_statements(db)
+    run(db, [("SELECT id FROM tiny WHERE code = %s", lambda r: (r.randint(0, 6),))], times=50)
+    advice = advise(db, spec_file)
+    assert advice["hypopg"] is False and advice["statements"]          # in the workload: all of its time
+    assert advice["recommendations"] == []
+    assert any("left out" in n and "1 ms a call" in n for n in advice["notes"])

@@ -324,3 +324,16 @@ def test_the_set_is_solved_exactly_on_a_cost_table():
         assert sum(sizes[k] for k in found.chosen) <= max_bytes
     capped = solve(Problem([1, 1, 1], configurations, sizes, tables, min_gain=0.01, max_per_table=1))
     assert len(capped.chosen) == 1
+
+
+def test_chart_axes_use_short_numbers_and_few_ticks():
+    import re
+
+    from reconciler.commands.advise.charts import compact, index_usage
+    assert [compact(v) for v in (0, 0.5, 950, 12_000, 25_000, 3_400_000, 1.2e9)] == \
+        ["0", "0.5", "950", "12k", "25k", "3.4M", "1.2G"]
+    usage = [{"index": f"idx_{i}", "size_bytes": 8192 * (i + 1), "scans": 37_000 * (i + 1)} for i in range(6)]
+    svg = index_usage(usage, set(), set())
+    ticks = re.findall(r">(\d+(?:\.\d)?[kMG]?)</text>", svg or "")
+    assert "185k" in svg or "200k" in svg or "150k" in svg
+    assert not [t for t in ticks if len(t) > 5]

@@ -35,13 +35,26 @@ def _side_by_side(labels: list[str], panels: list[tuple[list[float], Any, str, s
                   width_ratios: tuple[float, ...] | None = None) -> str:
     """Horizontal bars for the same ``labels`` in panels sharing the y axis, each panel
     ``(values, color or colors, x label, title)``."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
     figure = _figure(len(labels), 10)
     for axes, (values, color, xlabel, title) in zip(
             figure.subplots(1, len(panels), sharey=True, width_ratios=width_ratios), panels, strict=True):
         axes.barh(labels, values, color=color)
         axes.set_xlabel(xlabel)
         axes.set_title(title)
+        # at most 5 ticks, each short (12k, 3.4M): counts of tens of thousands no longer collide
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=5))
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: compact(value)))
     return _svg(figure)
+
+
+def compact(value: float) -> str:
+    """A tick label of at most 5 characters: 950, 12k, 3.4M, 1.2G."""
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            scaled = value / limit
+            return f"{scaled:.1f}".rstrip("0").rstrip(".") + suffix if abs(scaled) < 10 else f"{scaled:.0f}{suffix}"
+    return f"{value:g}" if abs(value) >= 1 or value == 0 else f"{value:.2g}"
 
 
 def statement_times(statements: list[dict[str, Any]]) -> str | None:

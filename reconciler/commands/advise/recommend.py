@@ -33,6 +33,7 @@ from reconciler.resources.indexes.spec import IndexSpec
 from reconciler.spec.types import parse_size
 
 HELPS_MIN = 0.005  # a statement counts as helped when the index saves it at least 0.5%
+HEURISTIC_MIN_MEAN_MS = 1.0  # without HypoPG, faster statements are left alone
 
 
 def _covered(candidate: Candidate, snap: Snapshot, spec: Spec) -> str | None:
@@ -67,10 +68,20 @@ def _covered(candidate: Candidate, snap: Snapshot, spec: Spec) -> str | None:
 
 def heuristic(snap: Snapshot, spec: Spec, advice: Advice, candidates: list[Candidate],
                by_key: dict[str, Statement]) -> None:
-    """No HypoPG: each statement's primary candidate, unverified, largest statements first."""
+    """No HypoPG: each statement's primary candidate, unverified, largest statements first — for
+    statements with time to save: a mean under ``HEURISTIC_MIN_MEAN_MS`` (an index lookup itself
+    takes a good part of that) or a share of the time under ``min_saving_pct`` gets none, as the
+    verified path would not find it worth an index either."""
     reason = "no HypoPG in this database: the planner did not weigh it"
+    total_ms = sum(s.total_ms for s in by_key.values()) or 1.0
+    floor = spec.monitoring.min_saving_pct / 100 * total_ms
+    left_out = 0
     for candidate in candidates:
         if not candidate.primary or _covered(candidate, snap, spec):
+            continue
+        served = [by_key[q] for q in candidate.queries]
+        if all(s.mean_ms < HEURISTIC_MIN_MEAN_MS for s in served) or sum(s.total_ms for s in served) < floor:
+            left_out += 1
             continue
         name, index = index_spec(candidate)
         queries = [by_key[q].to_json() for q in candidate.queries]
@@ -78,6 +89,10 @@ def heuristic(snap: Snapshot, spec: Spec, advice: Advice, candidates: list[Candi
                                                      unverified_reason=reason))
     advice.recommendations.sort(key=lambda r: -sum(q["total_ms"] for q in r.queries))
     del advice.recommendations[spec.monitoring.max_recommendations:]
+    if left_out:
+        advice.notes.append(f"{left_out} candidate index(es) left out: their statements take under "
+                            f"{HEURISTIC_MIN_MEAN_MS:g} ms a call or under {spec.monitoring.min_saving_pct:g}% of the "
+                            f"workload's time (without HypoPG nothing can say an index would save more)")
 
 
 def declared_missing(spec: Spec, snap: Snapshot) -> list[tuple[Table, str, IndexSpec]]:
