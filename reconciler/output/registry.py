@@ -22,6 +22,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {   # command -> (module, form
     "apply": ("plans", ("text", "json")),
     "fleet": ("fleets", ("text", "json", "markdown")),
     "advise": ("reports", ("text", "json", "markdown", "html")),
+    "review": ("reports", ("text", "json", "markdown", "html")),
     "maintain": ("reports", ("text", "json")),
     "maintain-action": ("reports", ("text",)),
     "history": ("reports", ("text", "json")),

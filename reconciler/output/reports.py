@@ -26,6 +26,15 @@ def _advise(advice: Any, fmt: str = "text", database: str = "") -> str:
                   min_share=advice.min_share_pct)
 
 
+@renderer("review", "text", "json", "markdown", "html")
+def _review(reviews: list[Any], fmt: str = "text", database: str = "") -> str:
+    data = [r.to_json() for r in reviews]
+    if fmt == "json":
+        return _json({"reviews": data})
+    name = {"text": "txt", "markdown": "md", "html": "html"}[fmt]
+    return render(f"output/review.{name}.j2", reviews=data, database=database)
+
+
 def maintain_json(run: Any) -> dict[str, Any]:
     return {"now": run.now.isoformat(), "window_open": run.window_open, "window": run.window, "ran": run.ran,
             "actions": [dataclasses.asdict(a) for a in run.actions]}

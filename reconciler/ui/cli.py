@@ -324,6 +324,24 @@ def inspect(dsn: str | None = Dsn, embedded: bool = Embedded,
         _emit(text, fmt=fmt)
 
 
+def _review(spec: Any, file: Path, dsn: str | None, embedded: bool, fmt: str, out: Path | None, write: bool) -> None:
+    from reconciler.commands.advise.review import review
+    from reconciler.commands.advise.write import write_review
+    from reconciler.connect.session import describe_dsn
+    with _target(spec, dsn, embedded).session() as conn:
+        reviews = review(conn, spec)
+    extra = {"database": describe_dsn(_dsn(spec, dsn, embedded))} if fmt == "html" else {}
+    text = render_result("review", fmt, reviews, **extra)
+    if out is not None:
+        _write(out, plain(text) if fmt == "text" else text, fmt)
+        sys.stderr.write(f"wrote {out}\n")
+    else:
+        _emit(text, markup=fmt == "text", fmt=fmt)
+    if write:
+        for line in write_review(file, reviews):
+            _emit(f"{file}: {line}\n")
+
+
 @app.command()
 @command("advise")
 def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedded, fmt: str = Format(),
@@ -337,7 +355,10 @@ def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
            out: Path | None = typer.Option(None, "--out", help="write the report to this file (html: one "
                                                                 "self-contained page)"),
            strategy: str | None = typer.Option(None, "--strategy", help="exact (CP-SAT) or greedy: how the index "
-                                                                        "set is chosen (default: advisor.strategy)")
+                                                                        "set is chosen (default: advisor.strategy)"),
+           review: bool = typer.Option(False, "--review", help="judge the advised indexes apply built: faster "
+                                                               "statements, writes added (with --write: move those "
+                                                               "that did not pay to drop_indexes)")
            ) -> None:
     """Slow statements, their plans, index recommendations, redundant and unused indexes, a report."""
     from reconciler.commands.advise.advisor import run_advise
@@ -349,6 +370,9 @@ def advise(file: Path = SpecFile, dsn: str | None = Dsn, embedded: bool = Embedd
             raise PgreconError(f"--strategy must be exact or greedy, not {strategy!r}")
         spec = spec.model_copy(update={"advisor": spec.advisor.model_copy(update={"strategy": strategy})})
     target = _dsn(spec, dsn, embedded)
+    if review:
+        _review(spec, file, dsn, embedded, fmt, out, write)
+        return
     with _target(spec, dsn, embedded).session() as conn:
         advice = run_advise(conn, spec, analyze=analyze, build_candidates=build_candidates,
                             on_build=lambda message: print(message, file=sys.stderr))

@@ -12,6 +12,7 @@ import random
 import psycopg
 
 from reconciler.commands.advise.shape import analyse
+from tests.pgtest import wait_for
 
 SPEC = "version: 1\n"
 
@@ -357,3 +358,64 @@ def test_without_hypopg_a_fast_statement_gets_no_index(db_on, spec_file):
     assert advice["hypopg"] is False and advice["statements"]          # in the workload: all of its time
     assert advice["recommendations"] == []
     assert any("left out" in n and "1 ms a call" in n for n in advice["notes"])
+
+
+def test_review_keeps_an_index_that_helped_and_drops_one_that_did_not(db_on, spec_file):
+    """Closed loop: two advised indexes are built by apply (which records a baseline of their
+    statements); after the workload ran again, the one its statement needed is kept, the one the
+    planner never uses has no effect, and --review --write moves it to drop_indexes for apply."""
+    db = db_on("15")
+    db.execute("""
+        CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL, total int NOT NULL);
+        INSERT INTO orders SELECT g, g % 20000, g % 7 FROM generate_series(1, 200000) g;
+        ANALYZE orders;
+    """)
+    db.execute("SELECT pg_stat_force_next_flush()")   # the 200,000 inserted rows are not writes since the build
+    wait_for(lambda: db.value("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'orders'") == 200000,
+             "the insert's statistics to be flushed")
+    lookup = ("SELECT id FROM orders WHERE customer_id = %s", lambda r: (r.randint(0, 19999),))
+    scan = ("SELECT count(*) FROM orders WHERE total >= %s", (0,))     # every row: no index helps
+    run(db, [lookup, scan], times=3)                                  # warm
+    reset_statements(db)
+    run(db, [lookup, scan], times=12)
+    ids = dict(db.rows("SELECT query, queryid FROM pg_stat_statements WHERE query LIKE '%orders%' "
+                       "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"))
+    lookup_id = next(i for q, i in ids.items() if "customer_id" in q)
+    scan_id = next(i for q, i in ids.items() if "total" in q)
+    spec = spec_file(f"""version: 1
+tables:
+  public.orders:
+    indexes:
+      - {{name: idx_orders_customer, columns: [customer_id], advised: {{at: "2026-12-05T08:00:00Z", for: [{lookup_id}]}}}}
+      - {{name: idx_orders_total, columns: [total], advised: {{at: "2026-12-05T08:00:00Z", for: [{scan_id}]}}}}
+""")
+    early = db.cli("advise", "--review", "--format", "json", spec=spec)
+    assert {r["name"]: r["verdict"] for r in early.json["reviews"]} == {"idx_orders_customer": "no baseline",
+                                                                         "idx_orders_total": "no baseline"}
+    db.apply(spec)
+    baseline = db.value("SELECT changes FROM pgrecon.history ORDER BY id DESC LIMIT 1")
+    assert all(c["baseline"]["statements"] for c in baseline if c["action"] == "create"), [c.get("baseline") for c in baseline]
+    run(db, [lookup, scan], times=12)
+    result = db.cli("advise", "--review", "--format", "json", spec=spec)
+    assert result.exit_code == 0, result.stderr
+    verdicts = {r["name"]: r for r in result.json["reviews"]}
+    kept, useless = verdicts["idx_orders_customer"], verdicts["idx_orders_total"]
+    assert kept["verdict"] == "kept" and kept["statements"][0]["faster"] and kept["scans"] >= 12, kept
+    assert kept["statements"][0]["calls_since"] == 12 and kept["statements"][0]["calls_before"] == 12
+    assert useless["verdict"] == "no effect" and not useless["statements"][0]["faster"] and useless["scans"] < 12
+    text = db.cli("advise", "--review", spec=spec)
+    assert "kept" in text.stdout and "no effect" in text.stdout
+    markdown = db.cli("advise", "--review", "--format", "markdown", spec=spec)
+    assert "| `public.orders.idx_orders_total` | **no effect** |" in markdown.stdout
+    page = db.cli("advise", "--review", "--format", "html", spec=spec)
+    assert page.exit_code == 0 and page.stdout.startswith("<!DOCTYPE html>") and 'class="kept">kept' in page.stdout
+
+    written = db.cli("advise", "--review", "--write", spec=spec)
+    assert written.exit_code == 0 and "moved idx_orders_total" in written.stdout
+    edited = spec.read_text()
+    assert "drop_indexes:" in edited and "idx_orders_customer" in edited and "advised" in edited
+    refused = db.cli("apply", spec=spec)
+    assert refused.exit_code != 0 and "index-drop" in (refused.stdout + refused.stderr)
+    db.apply(spec, "--allow-hazards", "index-drop")
+    assert set(db.indexes("orders")) == {"orders_pkey", "idx_orders_customer"}
+    db.assert_converged(spec)

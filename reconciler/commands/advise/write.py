@@ -9,6 +9,7 @@ unused get a comment (they are not removed: that is the reviewer's call).
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ def write_advice(path: Path, advice: Advice) -> list[str]:
     yaml = _yaml()
     data = yaml.load(path.read_text())
     edits = []
+    now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     tables = data.setdefault("tables", CommentedMap())
     extensions = data.get("extensions")
     for rec in advice.recommendations:
@@ -76,6 +78,9 @@ def write_advice(path: Path, advice: Advice) -> list[str]:
         entry["columns"] = _flow(rec.candidate.columns)
         if rec.candidate.include:
             entry["include"] = _flow(rec.candidate.include)
+        mark = CommentedMap([("at", now), ("for", _flow([q["queryid"] for q in rec.queries]))])
+        mark.fa.set_flow_style()
+        entry["advised"] = mark        # apply records a baseline when it builds it: advise --review
         indexes.append(entry)
         served = ", ".join(f"queryid {q['queryid']} ({q['calls']} calls, {q['mean_ms']} ms)" for q in rec.queries)
         if rec.verified:
@@ -111,4 +116,37 @@ def write_advice(path: Path, advice: Advice) -> list[str]:
     stream = io.StringIO()
     yaml.dump(data, stream)
     write_atomic(path, stream.getvalue())
+    return edits
+
+
+def write_review(path: Path, reviews: list[Any]) -> list[str]:
+    """``advise --review --write``: each advised index judged ``no effect`` or ``costly`` leaves
+    ``indexes`` for ``drop_indexes`` (apply drops it with ``--allow-hazards index-drop``), with a
+    comment saying why; the others stay as they are."""
+    yaml = _yaml()
+    data = yaml.load(path.read_text())
+    tables = data.get("tables") or {}
+    edits = []
+    for item in reviews:
+        if item.verdict not in ("no effect", "costly"):
+            continue
+        table = tables.get(item.table)
+        indexes = table.get("indexes") if isinstance(table, dict) else None
+        if not isinstance(table, dict) or not isinstance(indexes, CommentedSeq):
+            continue
+        position = next((i for i, e in enumerate(indexes) if isinstance(e, dict) and e.get("name") == item.name), None)
+        if position is None:
+            continue
+        del indexes[position]
+        drops = table.setdefault("drop_indexes", CommentedSeq())
+        if item.name not in drops:
+            drops.append(item.name)
+            drops.yaml_add_eol_comment(comment_text(f"pgrecon advise --review: {item.verdict}: {item.reason}"),
+                                       len(drops) - 1)
+        edits.append(f"moved {item.name} from tables.{item.table}.indexes to drop_indexes ({item.verdict}); "
+                     f"apply with --allow-hazards index-drop")
+    if edits:
+        stream = io.StringIO()
+        yaml.dump(data, stream)
+        write_atomic(path, stream.getvalue())
     return edits

@@ -19,6 +19,7 @@ from reconciler.base.errors import ApplyFailed, ConnectionFailed, Refused, SpecE
 from reconciler.base.kinds import ChangeKind
 from reconciler.connect.session import connect, describe_dsn, fetch_value, time_own_statements
 from reconciler.connect.targets import Target
+from reconciler.engine.apply.baseline import advised_baselines
 from reconciler.engine.apply.cluster import ClusterOps, LeaderPosition, following
 from reconciler.engine.apply.executor import (
     ApplyOptions,
@@ -161,6 +162,10 @@ def run_apply(target: Target | str, spec: Spec, saved: Plan | None = None, optio
             executor = Executor(conn, monitor_conn, options, reporter, pgbouncer_dsn=_pgbouncer_dsn(spec),
                                 cluster=cluster)
             results, unverified = _execute(executor, plan, history, cluster, spec, now)
+            if history is not None:
+                done = {id(r.change) for r in results}
+                history.add_baselines(advised_baselines(conn, spec, [c if id(c) in done else None
+                                                                     for c in plan.changes]))
             remaining = verify(dsn, spec, now or plan.now, target)
             if history is not None:
                 history.finish("succeeded" if remaining.empty else "not in sync")

@@ -54,6 +54,13 @@ class History:
                                 "seconds": round(seconds, 3), "error": error}
         self._save()
 
+    def add_baselines(self, baselines: dict[int, dict[str, Any]]) -> None:
+        """Keep each advised index's baseline in its change's entry (see :mod:`.baseline`)."""
+        for number, baseline in baselines.items():
+            self.entries[number] = {**self.entries[number], "baseline": baseline}
+        if baselines:
+            self._save()
+
     def finish(self, status: str, error: str | None = None) -> None:
         self._save(status, error, finished=True)
 

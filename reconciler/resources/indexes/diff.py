@@ -132,7 +132,8 @@ def diff_indexes(spec: Spec, catalog: Catalog, desired: list[DesiredIndex]) -> I
         table = catalog.table(key)
         if table is None:
             continue
-        _diff_table(catalog, table, by_table.get(key, []), table_spec.prune_unmanaged_indexes, out, declared_oids)
+        _diff_table(catalog, table, by_table.get(key, []), table_spec.prune_unmanaged_indexes, out, declared_oids,
+                    frozenset(table_spec.drop_indexes))
     _resolve_child_conflicts(catalog, out)
     _keep_adopted_children(out)
     return out
@@ -210,6 +211,7 @@ class _TableDiff:
                  out: IndexDiff, declared_oids: frozenset[int]) -> None:
         self.catalog, self.table, self.declared, self.prune, self.out = catalog, table, declared, prune, out
         self.declared_oids = declared_oids
+        self.drop: frozenset[str] = frozenset()    # names the spec lists in drop_indexes
         self.live = catalog.indexes_on(table.oid)
         self.by_name = {i.name: i for i in self.live}
         self.declared_names = {d.name for d in declared}
@@ -314,6 +316,8 @@ class _TableDiff:
             if self.prune:
                 self.out.notes.append(_note(table, index.name,
                                             f"kept: backs constraint {', '.join(index.constraints)}"))
+        elif index.name in self.drop:
+            self._add(IndexAction("drop", table, index.name, "listed in drop_indexes", live=index))
         elif self.prune:
             self._add(IndexAction("drop", table, index.name,
                                   "not in the spec" + ("" if index.valid else " (INVALID)")
@@ -324,8 +328,11 @@ class _TableDiff:
 
 
 def _diff_table(catalog: Catalog, table: LiveTable, declared: list[DesiredIndex], prune: bool,
-                out: IndexDiff, declared_oids: frozenset[int] = frozenset()) -> None:
-    _TableDiff(catalog, table, declared, prune, out, declared_oids).run()
+                out: IndexDiff, declared_oids: frozenset[int] = frozenset(),
+                drop: frozenset[str] = frozenset()) -> None:
+    differ = _TableDiff(catalog, table, declared, prune, out, declared_oids)
+    differ.drop = drop
+    differ.run()
 
 
 def partition_steps(catalog: Catalog, table: LiveTable, definition: IndexDefinition,

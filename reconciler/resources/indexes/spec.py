@@ -138,6 +138,15 @@ class IncludeColumn(StrictModel):
     column: Identifier
 
 
+class AdvisedMark(StrictModel):
+    """``advised:`` on an index ``advise --write`` added: when, and for which statements
+    (pg_stat_statements query ids). When apply builds it, it records those statements' figures
+    and the table's write counters, which ``advise --review`` later compares with the time since."""
+
+    at: str = Field(description="when advise proposed it (ISO 8601)")
+    for_: list[int] = Field(default_factory=list, alias="for", description="query ids of the statements it is for")
+
+
 class IndexSpec(StrictModel):
     """A declared index. Compared with live indexes by definition, never by name alone."""
 
@@ -151,6 +160,7 @@ class IndexSpec(StrictModel):
     with_: dict[Identifier, ScalarText] = Field(default_factory=dict, alias="with",
                                                  description="storage parameters, e.g. {fillfactor: 90}")
     nulls_not_distinct: bool = False
+    advised: AdvisedMark | None = Field(None, description="set by advise --write; not part of the definition")
 
     @model_validator(mode="after")
     def _method_rules(self) -> IndexSpec:
@@ -181,6 +191,9 @@ class IndexesTable(StrictModel):
     prune_unmanaged_indexes: bool = Field(
         False, description="drop indexes not in the spec (needs the index-drop hazard allowed)")
     indexes: list[IndexSpec] = Field(default_factory=list)
+    drop_indexes: list[Identifier] = Field(default_factory=list, description=(
+        "indexes to drop by name, whether or not the table prunes (needs the index-drop hazard allowed); "
+        "advise --review --write puts here the advised indexes that did not pay"))
 
 
 def index_problems(tables: dict[str, IndexesTable]) -> list[SpecProblem]:
@@ -196,4 +209,9 @@ def index_problems(tables: dict[str, IndexesTable]) -> list[SpecProblem]:
                 problems.append((path, f"duplicate index name {index.name} in schema {schema} "
                                        f"(also at {format_path(other)}); index names are unique per schema"))
             seen_index[(schema, index.name)] = path[:-1]
+        declared = {index.name for index in table.indexes}
+        for i, name in enumerate(table.drop_indexes):
+            if name in declared:
+                problems.append((("tables", key, "drop_indexes", i), f"{name} is declared in indexes and listed "
+                                                                      f"to drop; keep one"))
     return problems
