@@ -36,6 +36,16 @@ def _majors() -> list[str]:
 MAJORS = _majors()
 
 
+def _qualstats(major: int) -> dict[str, str]:
+    """pg_qualstats loaded on the system server, recording every statement (the advisor reads the
+    constants the application writes from it); required where PostgreSQL 15 is."""
+    if not Path(f"/usr/share/postgresql/{major}/extension/pg_qualstats.control").exists():
+        if os.environ.get("PGRECON_REQUIRE_PG15"):
+            raise RuntimeError(f"pg_qualstats for PostgreSQL {major} is required (postgresql-{major}-pg-qualstats)")
+        return {}
+    return {"shared_preload_libraries": "pg_stat_statements,pg_qualstats", "pg_qualstats.sample_rate": "1"}
+
+
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory):
     """Started servers by major version (started on first use, stopped at the end)."""
@@ -48,6 +58,7 @@ def servers(tmp_path_factory):
             if major == "18":
                 server = LocalServer.embedded(base / "data", settings)
             else:
+                settings.update(_qualstats(int(major)))
                 server = LocalServer.system(int(major), base / "data", settings)
             server.start()
             started[major] = server

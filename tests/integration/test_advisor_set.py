@@ -419,3 +419,37 @@ tables:
     db.apply(spec, "--allow-hazards", "index-drop")
     assert set(db.indexes("orders")) == {"orders_pkey", "idx_orders_customer"}
     db.assert_converged(spec)
+
+
+def test_pg_qualstats_constants_make_a_partial_index(db_on, spec_file):
+    """The application always asks for one rare status, written as a constant: pg_stat_statements
+    shows `$1`, pg_qualstats the constant; the advisor costs the statement at it and proposes a
+    partial index for it."""
+    db = db_on("15")
+    db.execute("""
+        CREATE TABLE jobs (id bigint PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL,
+                           payload text NOT NULL);
+        INSERT INTO jobs SELECT g, CASE WHEN g % 100 = 0 THEN 'pending' ELSE 'done' END,
+               timestamptz '2026-01-01' + g * interval '1 minute', md5(g::text)
+        FROM generate_series(1, 200000) g;
+        ANALYZE jobs;
+        CREATE EXTENSION IF NOT EXISTS pg_qualstats;
+    """)
+    reset_statements(db)
+    db.execute("SELECT pg_qualstats_reset()")
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        for _ in range(20):   # a literal, as an ORM or a hand-written query does
+            conn.execute("SELECT id, payload FROM jobs WHERE status = 'pending' ORDER BY created_at DESC LIMIT 50")
+    advice = advise(db, spec_file)
+    partial = [r for r in advice["recommendations"] if r["where"]]
+    assert partial, [r["definition"] for r in advice["recommendations"]]
+    rec = partial[0]
+    assert rec["where"] == "\"status\" = 'pending'" and keys(rec) == ["created_at DESC"] and "_where_status" in rec["name"]
+    spec = spec_file("version: 1\n", "partial.yaml")
+    written = db.cli("advise", "--write", spec=spec)
+    assert written.exit_code == 0, written.stderr
+    db.apply(spec)
+    assert "WHERE (status = 'pending'::text)" in db.indexes("jobs")[rec["name"]][1]
+    plan = str(db.value("EXPLAIN (FORMAT JSON) SELECT id, payload FROM jobs WHERE status = 'pending' "
+                        "ORDER BY created_at DESC LIMIT 50"))
+    assert rec["name"] in plan

@@ -309,7 +309,8 @@ def test_the_set_is_solved_exactly_on_a_cost_table():
 
     def total_of(chosen, writes):
         return sum(min(cost for conf, cost in confs.items() if conf <= set(chosen))
-                   for confs in configurations) + sum(writes.get(k, 0) + 0.01 for k in chosen)
+                   for confs in configurations) + sum(writes.get(k, 0) + 0.01 * (1 + 0.1 * sizes[k] / 30)
+                                                      for k in chosen)
 
     def brute(max_bytes, writes):
         return min(total_of(chosen, writes) for n in range(len(sizes) + 1) for chosen in combinations(sizes, n)
@@ -337,3 +338,21 @@ def test_chart_axes_use_short_numbers_and_few_ticks():
     ticks = re.findall(r">(\d+(?:\.\d)?[kMG]?)</text>", svg or "")
     assert "185k" in svg or "200k" in svg or "150k" in svg
     assert not [t for t in ticks if len(t) > 5]
+
+
+def test_pg_qualstats_constants_are_read_as_written():
+    from reconciler.commands.advise.qualstats import collect, constant, single_selective, weighted
+    assert constant("'failed'::text") == "failed" and constant("'it''s'::character varying") == "it's"
+    assert constant("42::integer") == "42" and constant("-1.5::numeric") == "-1.5"
+    assert constant("'{a,b}'::text[]") is None and constant("now()") is None and constant("") is None
+    rows = [{"queryid": 7, "schema": "public", "table": "jobs", "column": "status", "constvalue": "'pending'::text",
+             "calls": 30, "seen": 3_000_000, "filtered": 2_970_000},
+            {"queryid": 8, "schema": "public", "table": "jobs", "column": "status", "constvalue": "'done'::text",
+             "calls": 3, "seen": 300, "filtered": 30},
+            {"queryid": 8, "schema": "public", "table": "jobs", "column": "status", "constvalue": "'failed'::text",
+             "calls": 1, "seen": 100, "filtered": 99}]
+    found = collect(rows)
+    pending = found[7][(("public", "jobs"), "status")]
+    assert single_selective(pending).value == "pending" and abs(pending[0].matched - 0.01) < 1e-9
+    assert single_selective(found[8][(("public", "jobs"), "status")]) is None   # two constants: no partial
+    assert weighted(found[8][(("public", "jobs"), "status")]) == [("done", 0.75), ("failed", 0.25)]

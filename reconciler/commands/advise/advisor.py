@@ -28,11 +28,12 @@ from reconciler.commands.advise.candidates import Candidate, ColumnFacts, Facts,
 from reconciler.commands.advise.explain import explain
 from reconciler.commands.advise.hypo import cost_without, hypopg_available, hypopg_session
 from reconciler.commands.advise.models import Advice, Recommendation, index_name
+from reconciler.commands.advise.qualstats import Asked, read_constants, single_selective, weighted
 from reconciler.commands.advise.recommend import PlannerChoice, heuristic
 from reconciler.commands.advise.redundant import IndexFinding, redundant_indexes, unused_indexes
 from reconciler.commands.advise.report import build_report
 from reconciler.commands.advise.shape import Shape, Table, analyse
-from reconciler.commands.advise.stats import Snapshot, read_snapshot
+from reconciler.commands.advise.stats import Snapshot, extension_schema, read_snapshot
 from reconciler.commands.advise.upkeep import Writes, candidate_columns, indexed_columns, upkeep
 from reconciler.commands.advise.vetting import Verdict, vet
 from reconciler.commands.advise.workload import Statement, merge_entries, select_workload
@@ -65,6 +66,30 @@ def _facts(snap: Snapshot) -> Facts:
             facts[(table.schema, table.name, column.name)] = ColumnFacts(
                 column.type, estimate, int(stats.get("avg_width") or 8), stats.get("c_collation"))
     return facts
+
+
+def _asked(conn: psycopg.Connection, workload: list[Statement]) -> dict[str, dict[tuple[Table, str], list[Asked]]]:
+    """Per statement of the workload, the constants pg_qualstats saw it compare columns with."""
+    constants = read_constants(conn, extension_schema(conn, "pg_qualstats"))
+    out: dict[str, dict[tuple[Table, str], list[Asked]]] = {}
+    for s in workload:
+        merged: dict[tuple[Table, str], list[Asked]] = {}
+        for queryid in s.queryids:
+            for column, found in constants.get(queryid, {}).items():
+                merged.setdefault(column, []).extend(found)
+        if merged:
+            out[s.key] = merged
+    return out
+
+
+def _partial_constants(by_column: dict[tuple[Table, str], list[Asked]]) -> dict[tuple[Table, str], str]:
+    """The columns a statement always compares with one selective constant (a partial index)."""
+    out = {}
+    for column, found in by_column.items():
+        one = single_selective(found)
+        if one is not None:
+            out[column] = one.value
+    return out
 
 
 def _upkeep(snap: Snapshot, writes: Writes, facts: Facts) -> Callable[[Candidate], tuple[dict[str, Any], float]]:
@@ -123,7 +148,9 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False, buil
                                  "findings": result.findings, "analyzed": result.analyzed, "error": result.error})
 
     facts = _facts(snap)
-    candidates = merge([c for s in workload for c in candidates_for(s.key, shapes[s.key], facts)])
+    asked = _asked(conn, workload)
+    candidates = merge([c for s in workload for c in candidates_for(s.key, shapes[s.key], facts,
+                                                                    _partial_constants(asked.get(s.key, {})))])
     by_key = {s.key: s for s in workload}
     writes = [(s, shapes[s.key].writes) for s in merged if shapes[s.key].writes and "pg_catalog" not in s.query]
     upkeep_of = _upkeep(snap, writes, facts)
@@ -132,7 +159,9 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False, buil
     advice.window_hours = max((db["now"] - window_start).total_seconds() / 3600, 1 / 3600) if window_start else None
     if advice.hypopg and workload:
         PlannerChoice(conn, spec, snap, advice, workload, shapes, candidates,
-                      write_ms=lambda c: upkeep_of(c)[1]).run(build_candidates, on_build)
+                      write_ms=lambda c: upkeep_of(c)[1],
+                      asked={key: {k: weighted(found) for k, found in by_column.items()}
+                             for key, by_column in asked.items()}).run(build_candidates, on_build)
     else:
         heuristic(snap, spec, advice, candidates, by_key)
     for rec in advice.recommendations:

@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg import sql
+
 from reconciler.commands.advise.shape import Predicate, Shape, Table
 
 MAX_KEYS = 3
@@ -57,10 +59,12 @@ class Candidate:
     needs_extension: str | None = None
     primary: bool = False
     like_column: str | None = None   # a btree that serves LIKE 'prefix%' on this column
+    where: str | None = None         # a partial index: the one constant the statement always asks for
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.table, self.using, tuple(str(c) for c in self.columns), tuple(self.include))
+        base = (self.table, self.using, tuple(str(c) for c in self.columns), tuple(self.include))
+        return base + (self.where,) if self.where else base
 
     def key_columns(self) -> list[str | None]:
         """Plain column names of the keys (None for an expression)."""
@@ -78,7 +82,8 @@ class Candidate:
                          for c in self.columns)
         include = f" INCLUDE ({', '.join(self.include)})" if self.include else ""
         method = "" if self.using == "btree" else f" USING {self.using}"
-        return f"{self.table[0]}.{self.table[1]}{method} ({keys}){include}"
+        where = f" WHERE {self.where}" if self.where else ""
+        return f"{self.table[0]}.{self.table[1]}{method} ({keys}){include}{where}"
 
 
 def _ordered_eq(table: Table, items: list[Predicate], facts: Facts) -> list[Predicate]:
@@ -168,18 +173,21 @@ class _Collected:
         self.out: dict[tuple[Any, ...], Candidate] = {}
 
     def add(self, table: Table, columns: list[Any], reason: str, using: str = "btree", include: list[str] | None = None,
-            needs: str | None = None, primary: bool = False, like: str | None = None) -> None:
+            needs: str | None = None, primary: bool = False, like: str | None = None, where: str | None = None) -> None:
         if not columns:
             return
         candidate = Candidate(table, list(columns), using, list(include or []), [self.statement], reason, needs,
-                              primary, like)
+                              primary, like, where)
         found = self.out.setdefault(candidate.key, candidate)
         found.primary = found.primary or primary
         found.like_column = found.like_column or like
 
 
-def candidates_for(statement: str, shape: Shape, facts: Facts) -> list[Candidate]:
-    """Index candidates of one statement (``statement`` is its key)."""
+def candidates_for(statement: str, shape: Shape, facts: Facts,
+                   constants: dict[tuple[Table, str], str] | None = None) -> list[Candidate]:
+    """Index candidates of one statement (``statement`` is its key). ``constants``: columns the
+    statement always compares with one selective constant (pg_qualstats, see :mod:`.qualstats`),
+    which make partial candidates."""
     by_table: dict[Table, list[Predicate]] = {}
     for p in shape.predicates:
         if (*p.table, p.column) in facts:
@@ -201,6 +209,12 @@ def candidates_for(statement: str, shape: Shape, facts: Facts) -> list[Candidate
             if filters <= names and 0 < len(extra) <= MAX_INCLUDE and \
                     all((*table, c) in facts and facts[(*table, c)].width <= NARROW_BYTES for c in extra):
                 found.add(table, columns, reason + ", covering the columns it reads", include=extra)
+        for p in w.eq:
+            value = (constants or {}).get((table, p.column))
+            if value is not None and not p.lowered:
+                rest = _primary([k for k in w.eq_keys if k != p.column], w.ranges, w.sort_keys, w.groups)
+                found.add(table, rest or [p.column], f"always {p.column} = one constant: a partial index",
+                          where=sql.SQL("{} = {}").format(sql.Identifier(p.column), sql.Literal(value)).as_string(None))
         for p in w.likes:
             key = {"expression": f"lower({p.column})", "opclass": "gin_trgm_ops"} if p.lowered \
                 else {"column": p.column, "opclass": "gin_trgm_ops"}
@@ -247,7 +261,8 @@ def merge(candidates: list[Candidate]) -> list[Candidate]:
         if found is None:
             merged[candidate.key] = Candidate(candidate.table, candidate.columns, candidate.using,
                                               candidate.include, list(candidate.queries), candidate.reason,
-                                              candidate.needs_extension, candidate.primary, candidate.like_column)
+                                              candidate.needs_extension, candidate.primary, candidate.like_column,
+                                              candidate.where)
         else:
             found.queries.extend(q for q in candidate.queries if q not in found.queries)
             found.primary = found.primary or candidate.primary

@@ -71,7 +71,8 @@ class Advice:
             "recommendations": [{
                 "name": r.name, "table": ".".join(r.candidate.table), "definition": r.candidate.label(),
                 "columns": r.candidate.columns,
-                "include": r.candidate.include, "using": r.candidate.using, "where": None, "queries": r.queries,
+                "include": r.candidate.include, "using": r.candidate.using, "where": r.candidate.where,
+                "queries": r.queries,
                 "cost_before": r.cost_before, "cost_after": r.cost_after, "saving_pct": r.saving_pct,
                 "verified": r.verified, "verified_by": r.verified_by, "unverified_reason": r.unverified_reason,
                 "helps": r.helps, "worse": [], "statements_checked": r.checked, "size_bytes": r.size_bytes,
@@ -96,7 +97,8 @@ def _per_hour(ms: float | None, hours: float | None) -> float | None:
     return round(ms / hours, 3) if ms is not None and hours else None
 
 
-def index_name(table: str, columns: list[Any], using: str, include: list[str] | None = None) -> str:
+def index_name(table: str, columns: list[Any], using: str, include: list[str] | None = None,
+               where: str | None = None) -> str:
     """``idx_<table>_<columns>`` within 63 bytes (a hash keeps long ones distinct)."""
     parts = []
     for column in columns:
@@ -105,14 +107,18 @@ def index_name(table: str, columns: list[Any], using: str, include: list[str] | 
         if isinstance(column, dict) and column.get("opclass") and "pattern" in column["opclass"]:
             parts.append("pattern")
     suffix = ("" if using == "btree" else f"_{using}") + ("_covering" if include else "")
+    if where:   # a partial index: named for the constant it keeps
+        suffix += "_where_" + re.sub(r"[^a-z0-9]+", "_", where.lower()).strip("_")
     return fit_unique(f"idx_{table}_{'_'.join(parts)}{suffix}")
 
 
 def index_spec(candidate: Candidate) -> tuple[str, IndexSpec]:
-    name = index_name(candidate.table[1], candidate.columns, candidate.using, candidate.include)
+    name = index_name(candidate.table[1], candidate.columns, candidate.using, candidate.include, candidate.where)
     body: dict[str, Any] = {"name": name, "columns": candidate.columns, "using": candidate.using}
     if candidate.include:
         body["include"] = candidate.include
+    if candidate.where:
+        body["where"] = candidate.where
     return name, IndexSpec.model_validate(body)
 
 

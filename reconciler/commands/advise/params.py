@@ -121,8 +121,18 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _wrote(p: Predicate, wrote: list[tuple[str | None, float]]) -> list[tuple[dict[int, str | None], float]]:
+    out: list[tuple[dict[int, str | None], float]] = []
+    for value, weight in wrote:
+        values: dict[int, str | None] = dict.fromkeys(p.params, value)
+        out.append((values, weight))
+    return out
+
+
 def parameter_sets(shape: Shape, stats: dict[tuple[str, str, str], dict[str, Any]], rows_per_call: float,
-                   table_rows: dict[tuple[str, str], float] | None = None) -> list[ParameterSet] | None:
+                   table_rows: dict[tuple[str, str], float] | None = None,
+                   asked: dict[tuple[tuple[str, str], str], list[tuple[str | None, float]]] | None = None
+                   ) -> list[ParameterSet] | None:
     """Weighted value sets for every parameter of the statement, or None when some parameter in
     a condition cannot be given a representative value (then only the generic plan is used).
     Parameters outside conditions (SET, VALUES, the select list) are NULL. When the statement
@@ -141,7 +151,9 @@ def parameter_sets(shape: Shape, stats: dict[tuple[str, str, str], dict[str, Any
     dimensions: list[list[tuple[dict[int, str | None], float]]] = []
     for p in with_params:
         rows = (table_rows or {}).get(p.table, 0.0)
-        choices = _choices_for(p, stats.get((*p.table, p.column)), rows, observed)
+        wrote = (asked or {}).get((p.table, p.column)) if p.kind == "eq" else None
+        # the constants the application wrote (pg_qualstats), as it wrote them; else the statistics'
+        choices = _wrote(p, wrote) if wrote else _choices_for(p, stats.get((*p.table, p.column)), rows, observed)
         if choices is None:
             return None
         dimensions.append(choices)

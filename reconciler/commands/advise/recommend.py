@@ -126,6 +126,7 @@ class PlannerChoice:
     chosen: frozenset[tuple[Any, ...]] = frozenset()
     total_before: float = 0.0
     write_ms: Callable[[Candidate], float] | None = None   # what an index adds to the window's writes
+    asked: dict[str, dict[tuple[Table, str], list[tuple[str | None, float]]]] = field(default_factory=dict)
     ms_per_cost: dict[int, float] = field(default_factory=dict)   # per statement: measured ms per planner cost
 
     def run(self, build: bool, on_build: Callable[[str], None] | None) -> None:
@@ -134,7 +135,7 @@ class PlannerChoice:
         planned = []
         for s in self.workload:
             shape = self.shapes[s.key]
-            sets = parameter_sets(shape, self.snap.column_stats, s.rows_per_call, rows)
+            sets = parameter_sets(shape, self.snap.column_stats, s.rows_per_call, rows, self.asked.get(s.key))
             planned.append(Planned(s.query, shape.tables, sets, params=max(shape.params, default=0)))
         with WhatIf(self.conn, self.snap.server_major, planned, builds=build) as whatif:
             if not whatif.available:

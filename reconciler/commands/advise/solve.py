@@ -8,8 +8,9 @@ candidates that minimise the workload's cost:
 - each statement takes exactly one configuration, and only one whose indexes are all chosen:
   ``sum_c y[i, c] = 1``, ``y[i, c] <= x[k]`` for every ``k`` in ``c``;
 - minimise ``sum_i calls_i x sum_c y[i, c] x cost_i(c)`` (the statement runs with its best
-  configuration among the chosen ones) ``+ sum_k x[k] x (write_cost_k + min_gain)`` — what the
-  index adds to the writes, and the least it must save to be worth an index at all;
+  configuration among the chosen ones) ``+ sum_k x[k] x (write_cost_k + min_gain x (1 + 0.1 x
+  size_k / largest size))`` — what the index adds to the writes, and the least it must save to be
+  worth an index at all (a little more for a larger one: of two equal savings, the smaller index);
 - subject to ``sum_k x[k] x size_k <= max_bytes`` (and per table), at most ``max_per_table``
   indexes on a table and ``max_indexes`` in all.
 
@@ -82,8 +83,12 @@ def solve(problem: Problem, time_limit_s: float = 10.0, workers: int = 2) -> Sol
             ys.append(y)
             objective.append(units(calls * cost) * y)
         model.add_exactly_one(ys)
+    largest = max(problem.sizes.values(), default=0) or 1
     for k in keys:
-        objective.append(units(problem.write_cost.get(k, 0.0) + problem.min_gain) * x[k])
+        # the least an index must save, 10% more for the largest candidate: of two that save as
+        # much, the smaller is chosen (as the greedy choice prefers the smallest of near-equal moves)
+        floor = problem.min_gain * (1 + 0.1 * problem.sizes[k] / largest)
+        objective.append(units(problem.write_cost.get(k, 0.0) + floor) * x[k])
     if problem.max_indexes is not None:
         model.add(sum(x.values()) <= problem.max_indexes)
     if problem.max_bytes is not None:

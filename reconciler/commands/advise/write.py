@@ -55,6 +55,23 @@ def _upkeep_said(upkeep: dict[str, Any] | None) -> str:
     return f"; upkeep: {', '.join(parts)}" if parts else ""
 
 
+def _entry(rec: Any, now: str) -> CommentedMap:
+    """One recommendation as an index of the spec, marked ``advised``."""
+    entry = CommentedMap()
+    entry["name"] = rec.name
+    if rec.candidate.using != "btree":
+        entry["using"] = rec.candidate.using
+    entry["columns"] = _flow(rec.candidate.columns)
+    if rec.candidate.include:
+        entry["include"] = _flow(rec.candidate.include)
+    if rec.candidate.where:
+        entry["where"] = rec.candidate.where
+    mark = CommentedMap([("at", now), ("for", _flow([q["queryid"] for q in rec.queries]))])
+    mark.fa.set_flow_style()
+    entry["advised"] = mark        # apply records a baseline when it builds it: advise --review
+    return entry
+
+
 def write_advice(path: Path, advice: Advice) -> list[str]:
     """Edit the spec at ``path``; returns one line per edit."""
     yaml = _yaml()
@@ -71,17 +88,7 @@ def write_advice(path: Path, advice: Advice) -> list[str]:
         indexes = table.setdefault("indexes", CommentedSeq())
         if any(isinstance(i, dict) and i.get("name") == rec.name for i in indexes):
             continue
-        entry = CommentedMap()
-        entry["name"] = rec.name
-        if rec.candidate.using != "btree":
-            entry["using"] = rec.candidate.using
-        entry["columns"] = _flow(rec.candidate.columns)
-        if rec.candidate.include:
-            entry["include"] = _flow(rec.candidate.include)
-        mark = CommentedMap([("at", now), ("for", _flow([q["queryid"] for q in rec.queries]))])
-        mark.fa.set_flow_style()
-        entry["advised"] = mark        # apply records a baseline when it builds it: advise --review
-        indexes.append(entry)
+        indexes.append(_entry(rec, now))
         served = ", ".join(f"queryid {q['queryid']} ({q['calls']} calls, {q['mean_ms']} ms)" for q in rec.queries)
         if rec.verified:
             how = "HypoPG" if rec.verified_by == "hypopg" else "built and rolled back"
