@@ -147,10 +147,12 @@ class WhatIf:
                          and k not in self.refused)
 
     def cost(self, i: int, keys: frozenset[tuple[Any, ...]], mode: int | str) -> float | None:
-        """The planner's cost of statement ``i`` with the hypothetical indexes ``keys``: ``mode``
-        is a parameter-set index (a custom plan), ``"plain"`` (no parameters) or ``"generic"``."""
+        """The planner's own cost of statement ``i`` with the hypothetical indexes ``keys``:
+        ``mode`` is a parameter-set index (a custom plan), ``"plain"`` (no parameters) or
+        ``"generic"``. The regression check compares these, plan by plan: what the planner will
+        choose between. The objective (:meth:`expected`) costs ordered walks that filter whole."""
         found = self._costed(i, keys, mode)
-        return found.cost if found else None
+        return found.raw if found else None
 
     def _costed(self, i: int, keys: frozenset[tuple[Any, ...]], mode: int | str) -> Costed | None:
         relevant = self._relevant(i, keys)
@@ -211,7 +213,8 @@ class WhatIf:
             return None
         document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
         plan = document[0]["Plan"]
-        return Costed(pessimistic_cost(plan), walk_penalty(plan) > 0)   # an ordered walk that filters: costed whole
+        # an ordered walk that filters: costed whole for the objective
+        return Costed(pessimistic_cost(plan), walk_penalty(plan) > 0, float(plan.get("Total Cost") or 0.0))
 
     def _deallocate_generic(self) -> None:
         """After a failed generic plan: PREPARE is not undone by the savepoint's rollback."""
@@ -274,8 +277,9 @@ class WhatIf:
 class Costed:
     """One plan's cost, and whether it walks an index in order and filters under a LIMIT."""
 
-    cost: float
+    cost: float                 # with an ordered walk that filters costed whole (see .walks)
     walks: bool = False
+    raw: float = 0.0            # the planner's own total cost
 
 
 _READ_ONLY = "SELECT pg_catalog.set_config('transaction_read_only', 'on', true)"
