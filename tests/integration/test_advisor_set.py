@@ -453,3 +453,34 @@ def test_pg_qualstats_constants_make_a_partial_index(db_on, spec_file):
     plan = str(db.value("EXPLAIN (FORMAT JSON) SELECT id, payload FROM jobs WHERE status = 'pending' "
                         "ORDER BY created_at DESC LIMIT 50"))
     assert rec["name"] in plan
+
+
+def test_a_partitioned_table_gets_its_index_on_the_parent_costed_on_the_partitions(db_on, spec_file):
+    db = db_on("15")
+    db.execute("""
+        CREATE TABLE metrics (id bigint NOT NULL, at timestamptz NOT NULL, device int NOT NULL, value float8 NOT NULL)
+        PARTITION BY RANGE (at);
+        CREATE TABLE metrics_2026_01 PARTITION OF metrics FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+        CREATE TABLE metrics_2026_02 PARTITION OF metrics FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+        CREATE TABLE metrics_2026_03 PARTITION OF metrics FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
+        INSERT INTO metrics SELECT g, timestamptz '2026-01-01' + (g % 89) * interval '1 day', g % 2000, g
+        FROM generate_series(1, 300000) g;
+        ANALYZE metrics_2026_01, metrics_2026_02, metrics_2026_03;   -- as autovacuum does: never the parent
+    """)
+    reset_statements(db)
+    run(db, [("SELECT at, value FROM metrics WHERE device = %s AND at >= %s",
+              lambda r: (r.randint(0, 1999), "2026-02-15"))], times=20)
+    advice = advise(db, spec_file)
+    recs = [r for r in advice["recommendations"] if r["table"] == "public.metrics"]
+    assert recs and recs[0]["verified_by"] == "hypopg" and keys(recs[0])[0] == "device", advice["recommendations"]
+    assert recs[0]["helps"] and recs[0]["cost_after"] < recs[0]["cost_before"] / 5
+    assert recs[0]["size_bytes"] > 1_000_000, recs   # its children on the 300,000 rows of the partitions
+    assert not [r for r in advice["recommendations"] if r["table"].startswith("public.metrics_")]
+    spec = spec_file("version: 1\n", "parts.yaml")
+    assert db.cli("advise", "--write", spec=spec).exit_code == 0
+    assert "public.metrics:" in spec.read_text()
+    db.apply(spec)
+    name = recs[0]["name"]
+    assert db.value("SELECT relkind FROM pg_class WHERE relname = %s", (name,)) == "I"   # a partitioned index
+    assert db.value("SELECT count(*) FROM pg_inherits WHERE inhparent = %s::regclass", (name,)) == 3
+    db.assert_converged(spec)

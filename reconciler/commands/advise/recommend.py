@@ -212,14 +212,33 @@ class PlannerChoice:
         ms_per_unit = measured / planned
         return {c.key: weight * self.write_ms(c) / ms_per_unit for c in simulated}
 
+    def _leaves(self) -> dict[Table, list[Table]]:
+        """The leaf partitions of each partitioned table: a candidate on the parent (a partitioned
+        index, as the spec declares it) is costed as its children on them."""
+        tables = list(self.snap.live_tables.values())
+        children: dict[int, list[Any]] = {}
+        for t in tables:
+            if t.parent_oid is not None:
+                children.setdefault(t.parent_oid, []).append(t)
+
+        def leaves(oid: int) -> list[Table]:
+            out: list[Table] = []
+            for child in children.get(oid, []):
+                out += leaves(child.oid) if child.partitioned else [(child.schema, child.name)]
+            return out
+
+        return {(t.schema, t.name): leaves(t.oid) for t in tables if t.partitioned}
+
     def _register(self, whatif: WhatIf) -> tuple[list[Candidate], list[tuple[Candidate, str]],
                                                   dict[tuple[Any, ...], Table]]:
         """Every declared-but-missing index and every candidate, created hypothetically once
         (which also tells which ones HypoPG refuses)."""
         start = set()
+        leaves = self._leaves()
         for table, name, index in declared_missing(self.spec, self.snap):
             key = ("declared", table, name)
-            whatif.register(key, table, create_sql(table, name, index))
+            whatif.register(key, table, create_sql(table, name, index),
+                            [create_sql(part, name, index) for part in leaves.get(table, [])])
             if whatif.try_create(key) is None:
                 start.add(key)
         self.start = frozenset(start)
@@ -229,7 +248,8 @@ class PlannerChoice:
         for candidate in self.candidates:
             name, index = index_spec(candidate)
             self.specs[candidate.key] = (name, index)
-            whatif.register(candidate.key, candidate.table, create_sql(candidate.table, name, index))
+            whatif.register(candidate.key, candidate.table, create_sql(candidate.table, name, index),
+                            [create_sql(part, name, index) for part in leaves.get(candidate.table, [])])
             table_of[candidate.key] = candidate.table
             error = whatif.try_create(candidate.key)
             if error is None:

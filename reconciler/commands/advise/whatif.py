@@ -47,7 +47,7 @@ class Planned:
 
 @dataclass
 class Hypothetical:
-    oid: int
+    oids: list[int]          # one per partition for an index on a partitioned table
     size_bytes: int
 
 
@@ -59,8 +59,11 @@ class WhatIf:
     timeout_ms: int = 10_000
     builds: bool = False   # some candidates are built for real (--build-candidates): read-only per EXPLAIN
     index_sql: dict[tuple[Any, ...], tuple[Table, str]] = field(default_factory=dict)  # key -> (table, CREATE INDEX …)
+    # an index on a partitioned table: HypoPG creates it on each partition (the planner looks there)
+    partition_sql: dict[tuple[Any, ...], list[str]] = field(default_factory=dict)
     live: dict[tuple[Any, ...], Hypothetical] = field(default_factory=dict)
     refused: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    sizes: dict[tuple[Any, ...], int] = field(default_factory=dict)
     hypopg_error: str | None = None
     hypopg: HypoPG | None = None
     explains: int = 0
@@ -99,8 +102,13 @@ class WhatIf:
 
     # ---------------------------------------------------------------- hypothetical indexes
 
-    def register(self, key: tuple[Any, ...], table: Table, create_sql: str) -> None:
+    def register(self, key: tuple[Any, ...], table: Table, create_sql: str,
+                 partitions: list[str] | None = None) -> None:
+        """``partitions``: for a partitioned table, the same index's CREATE INDEX on each of its
+        leaf partitions (what is created hypothetically)."""
         self.index_sql[key] = (table, create_sql)
+        if partitions:
+            self.partition_sql[key] = partitions
 
     def _create(self, key: tuple[Any, ...]) -> bool:
         if key in self.live:
@@ -109,29 +117,35 @@ class WhatIf:
             return False
         _, create_sql = self.index_sql[key]
         assert self.hypopg is not None  # available
+        oids, size = [], 0
         try:
             with self.conn.transaction():
-                oid = fetch_value(self.conn, self.hypopg.call("hypopg_create_index", sql.Literal(create_sql)))
-                size = fetch_value(self.conn, self.hypopg.call("hypopg_relation_size", sql.Literal(oid)))
+                for statement in self.partition_sql.get(key) or [create_sql]:
+                    oid = fetch_value(self.conn, self.hypopg.call("hypopg_create_index", sql.Literal(statement)))
+                    oids.append(int(oid))
+                    size += int(fetch_value(self.conn, self.hypopg.call("hypopg_relation_size",
+                                                                        sql.Literal(oid))) or 0)
         except psycopg.Error as exc:
             self.refused[key] = _message(exc)
             return False
-        self.live[key] = Hypothetical(int(oid), int(size or 0))
+        self.live[key] = Hypothetical(oids, size)
+        self.sizes[key] = size
         return True
 
     def _drop(self, key: tuple[Any, ...]) -> None:
         found = self.live.pop(key, None)
         if found is not None and self.hypopg is not None:
             with self.conn.transaction():
-                self.conn.execute(self.hypopg.call("hypopg_drop_index", sql.Literal(found.oid)))
+                for oid in found.oids:
+                    self.conn.execute(self.hypopg.call("hypopg_drop_index", sql.Literal(oid)))
 
     def try_create(self, key: tuple[Any, ...]) -> str | None:
         """Create ``key`` hypothetically (it stays); HypoPG's own error when it refuses."""
         return None if self._create(key) else self.refused.get(key, self.hypopg_error)
 
     def size(self, key: tuple[Any, ...]) -> int:
-        found = self.live.get(key)
-        return found.size_bytes if found else 0
+        """HypoPG's estimate of the index's size (kept from its creation: it may be dropped since)."""
+        return self.sizes.get(key, 0)
 
     def _realize(self, keys: frozenset[tuple[Any, ...]]) -> None:
         for key in [k for k in self.live if k not in keys]:
