@@ -15,7 +15,9 @@ against the time since; the table's writes since; the index's scans. Then a verd
 *Noise*: a statement counts as faster when its mean time since is at least ``MIN_GAIN`` (10%)
 below the mean before, and the difference is more than twice its standard error (Welch: the
 standard deviations pg_stat_statements keeps, each over its own calls), with ``MIN_CALLS`` calls
-on each side. The period since is the cumulative figures now less the baseline's; if
+on each side — and the index was scanned at least ``MIN_CALLS`` times since it was built: an
+index (almost) never scanned cannot have made anything faster, whatever the clock says (a machine
+less loaded than before, warmer caches). The period since is the cumulative figures now less the baseline's; if
 pg_stat_statements was reset after the build, the figures now are all "since".
 
 Read time saved counts ``calls since x (mean before - mean since)`` of the statements that got
@@ -189,6 +191,12 @@ def _judge(conn: psycopg.Connection[Any], spec: Spec, item: IndexReview, base: d
     if hours:
         item.reads_saved_ms_per_hour, item.writes_added_ms_per_hour = _round(saved / hours), _round(written / hours)
     weighed = written * spec.advisor.write_weight
+    if (item.scans or 0) < MIN_CALLS:
+        # an index scanned (almost) never cannot have made anything faster: what changed is the
+        # machine's load or caches, not the index
+        for statement in item.statements:
+            statement.faster = False
+        saved = 0.0
     quicker = [s for s in item.statements if s.faster]
     if not now.get("statements_available"):
         item.verdict, item.reason = "no baseline", "pg_stat_statements is not created in this database"
