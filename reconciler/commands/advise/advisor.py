@@ -98,12 +98,17 @@ def _upkeep(snap: Snapshot, writes: Writes, facts: Facts) -> Callable[[Candidate
     by_table: dict[tuple[str, str], list[Any]] = {}
     for table in snap.live_tables.values():
         by_table[(table.schema, table.name)] = [i for i in snap.live_indexes.values() if i.table_oid == table.oid]
+    hot: dict[tuple[str, str], float] = {}
+    for t in snap.tables:   # the share of its updates PostgreSQL kept HOT (1 when none were counted)
+        updated = float(t.get("n_tup_upd") or 0)
+        hot[(t["schema"], t["name"])] = float(t.get("n_tup_hot_upd") or 0) / updated if updated else 1.0
     seen: dict[tuple[Any, ...], tuple[dict[str, Any], float]] = {}
 
     def of(candidate: Candidate) -> tuple[dict[str, Any], float]:
         if candidate.key not in seen:
             existing = by_table.get(candidate.table, [])
-            found = upkeep(candidate, writes, indexed_columns(i.definition for i in existing))
+            found = upkeep(candidate, writes, indexed_columns(i.definition for i in existing),
+                           hot.get(candidate.table, 1.0))
             width = sum(facts[(*candidate.table, c)].width for c in candidate_columns(candidate)
                         if (*candidate.table, c) in facts) or TYPICAL_WIDTH
             seen[candidate.key] = (found, write_ms(found, width, len(existing)))

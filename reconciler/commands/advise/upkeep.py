@@ -51,19 +51,25 @@ def indexed_columns(definitions: Iterable[IndexDefinition]) -> frozenset[str]:
     return frozenset(out)
 
 
-def upkeep(candidate: Candidate, writes: Writes, indexed: frozenset[str]) -> dict[str, Any]:
-    """The writes of the workload that would maintain ``candidate``: its table's inserts, and the
+def upkeep(candidate: Candidate, writes: Writes, indexed: frozenset[str], hot_share: float = 1.0) -> dict[str, Any]:
+    """The writes of the workload that would maintain ``candidate``: its table's inserts, the
     updates that set one of its columns (``loses_hot`` when no existing index reads any column
-    they set, so they are HOT-eligible today)."""
+    they set, so they are HOT-eligible today), and the other updates of its table that are not HOT
+    anyway (``1 - hot_share`` of them: the share PostgreSQL could not keep on the page, from the
+    table's counters), which add an entry to every index, this one too."""
     columns = candidate_columns(candidate)
     inserts = [s for s, w in writes if candidate.table in w and w[candidate.table] is None]
     updates = []
+    other_rows = 0
     for statement, written in writes:
         sets = written.get(candidate.table)
         if sets and sets & columns:
             updates.append({"queryid": statement.queryid, "query": statement.query, "calls": statement.calls,
                             "rows": statement.rows, "columns": sorted(sets & columns),
                             "loses_hot": not (sets & indexed)})
+        elif sets:
+            other_rows += statement.rows
     return {"inserts": {"statements": len(inserts), "calls": sum(s.calls for s in inserts),
                         "rows": sum(s.rows for s in inserts)},
-            "updates": sorted(updates, key=lambda u: -u["rows"])}
+            "updates": sorted(updates, key=lambda u: -u["rows"]),
+            "other_updates": {"rows": other_rows, "non_hot_rows": round(other_rows * (1 - hot_share))}}

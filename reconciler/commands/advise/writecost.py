@@ -7,7 +7,10 @@ index reads and its page has room. So a candidate index costs:
 - an entry for each row inserted into its table,
 - an entry for each row of an UPDATE that sets one of its columns,
 - and for the rows of UPDATEs that were HOT until now (they set no indexed column, and this index
-  reads one they set): the price of a non-HOT update — an entry in *every* index of the table.
+  reads one they set): the price of a non-HOT update — an entry in *every* index of the table;
+- an entry for each row of the *other* UPDATEs of its table that are not HOT anyway: an update is
+  HOT only when its new row version fits on the same page, so on a table whose pages are full
+  many are not — the share comes from the table's ``n_tup_hot_upd / n_tup_upd``.
 
 Counts come from pg_stat_statements (the rows each INSERT and UPDATE wrote over the observed
 window, see :mod:`.upkeep`); the time of one entry from ``bench/write_cost.py`` (PostgreSQL 18,
@@ -48,6 +51,7 @@ def write_ms(upkeep: dict[str, Any], width: float, other_indexes: int) -> float:
     ``other_indexes`` and the heap tuple."""
     inserted = float(upkeep["inserts"]["rows"])
     updated = float(sum(u["rows"] for u in upkeep["updates"]))
+    updated += float((upkeep.get("other_updates") or {}).get("non_hot_rows") or 0)   # not HOT anyway
     lost = float(sum(u["rows"] for u in upkeep["updates"] if u["loses_hot"]))
     us = inserted * entry_us("insert", width) + updated * entry_us("update", width)
     us += lost * (other_indexes * entry_us("update", TYPICAL_WIDTH) + LOST_HOT_US)

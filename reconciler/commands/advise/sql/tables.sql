@@ -1,7 +1,7 @@
 -- User tables with their activity, size, vacuum state and a bloat estimate (from pg_stats widths).
 SELECT t.relid AS oid, t.schemaname::text AS schema, t.relname::text AS name,
        t.seq_scan, t.seq_tup_read, COALESCE(t.idx_scan, 0) AS idx_scan,
-       t.n_live_tup, t.n_dead_tup, t.n_mod_since_analyze,
+       t.n_live_tup, t.n_dead_tup, t.n_mod_since_analyze, t.n_tup_upd, t.n_tup_hot_upd,
        t.last_vacuum, t.last_autovacuum, t.last_analyze, t.last_autoanalyze,
        c.relkind::text AS kind, c.relpages, c.reltuples, pg_catalog.pg_table_size(c.oid) AS size_bytes,
        pg_catalog.age(c.relfrozenxid) AS xid_age,
