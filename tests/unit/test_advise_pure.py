@@ -268,6 +268,14 @@ def test_upkeep_counts_inserts_and_the_updates_that_set_an_index_column():
     expression = Candidate(ORDERS, [{"expression": "lower(note)"}])
     assert [u["queryid"] for u in upkeep(expression, writes, frozenset())["updates"]] == [4]
 
+    # on a table whose pages are full, the other updates are not HOT either: each pays an entry
+    from reconciler.commands.advise.writecost import entry_us, write_ms
+    assert found["other_updates"] == {"rows": 70, "non_hot_rows": 0}       # all HOT by default
+    crowded = upkeep(candidate, writes, indexed=frozenset({"id", "total"}), hot_share=0.25)
+    assert crowded["other_updates"] == {"rows": 70, "non_hot_rows": 52}
+    extra = write_ms(crowded, 8, 2) - write_ms(found, 8, 2)
+    assert abs(extra - 52 * entry_us("update", 8) / 1000) < 1e-9
+
 
 def test_an_ordered_walk_that_filters_under_a_limit_is_costed_whole():
     from reconciler.commands.advise.walks import pessimistic_cost, walk_penalty
