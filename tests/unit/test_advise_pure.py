@@ -364,35 +364,3 @@ def test_pg_qualstats_constants_are_read_as_written():
     assert single_selective(pending).value == "pending" and abs(pending[0].matched - 0.01) < 1e-9
     assert single_selective(found[8][(("public", "jobs"), "status")]) is None   # two constants: no partial
     assert weighted(found[8][(("public", "jobs"), "status")]) == [("done", 0.75), ("failed", 0.25)]
-
-
-def test_time_weights_scale_each_statement_to_its_measured_time():
-    # three statements of 100 calls, each cost 10 a call: one takes 10x the time per cost unit,
-    # one is called too rarely to judge, one was not costed
-    weights, unit = choose.time_weights([100, 100, 100, 3, 100], [100.0, 1000.0, 100.0, 900.0, 50.0],
-                                        [10.0, 10.0, 10.0, 10.0, None])
-    assert unit == pytest.approx(2100.0 / 3030.0)            # the costed statements' time over their cost
-    ordinary = 100 * (0.1 / unit)
-    assert weights[0] == pytest.approx(ordinary) and weights[2] == pytest.approx(ordinary)
-    assert weights[1] == pytest.approx(10 * ordinary)      # ten times the time per cost unit weighs ten times
-    assert weights[3] == 3.0 and weights[4] == 100.0        # too few calls; not costed: their calls
-    # a hundred statements at 0.1 ms per cost unit and one at 1,000: the workload's is 10
-    capped, unit = choose.time_weights([10] * 101, [1.0] * 100 + [10_000.0], [1.0] * 101, limit=10.0)
-    assert unit == pytest.approx(10.0)
-    assert capped[100] == pytest.approx(100.0) and capped[0] == pytest.approx(1.0)   # within 10x either way
-    assert choose.time_weights([5], [0.0], [3.0]) == ([5.0], None)   # nothing measured: calls
-
-
-def test_a_statement_slower_than_its_cost_says_gets_its_index():
-    """Two statements cost alike and an index saves each the same on paper; only one of them is
-    slow in fact (its time per cost unit is five times the other's). Weighed by calls alone,
-    neither index saves the 20% asked for; weighed by measured time, the slow one's does."""
-    x, y = ("o", "x"), ("o", "y")
-    costs = CostTable({0: {frozenset(): 100.0, frozenset({x}): 70.0}, 1: {frozenset(): 100.0, frozenset({y}): 70.0}})
-    tables = frozenset({("public", "o")})
-    by_calls = [Work(10, tables), Work(10, tables)]
-    assert choose.choose(by_calls, single(x, y), costs, TABLE_OF, min_saving=0.2).chosen == []
-    weights, _ = choose.time_weights([10, 10], [50.0, 250.0], [100.0, 100.0])
-    by_time = [Work(w, tables) for w in weights]
-    assert choose.choose(by_time, single(x, y), costs, TABLE_OF, min_saving=0.2).chosen == [y]
-    assert choose.choose_exact(by_time, single(x, y), costs, TABLE_OF, min_saving=0.2).chosen == [y]

@@ -1,10 +1,7 @@
 """Choosing the index *set* for a whole workload: greedy by total benefit, pruned, checked for
 regressions. Pure: the costs come from an :class:`Oracle` (the planner with HypoPG in practice).
 
-0. **Time-weighted.** Each statement's weight is its calls, scaled by its measured time per unit
-   of its planner cost against the workload's (:func:`time_weights`): the planner's costs compare
-   the plans of one statement well, statements with each other less so.
-1. **Greedy.** The workload's cost is ``sum(weight x expected cost)`` over its statements, plus
+1. **Greedy.** The workload's cost is ``sum(calls x expected cost)`` over its statements, plus
    what each chosen index adds to the workload's writes (``write_cost``, in the same units; see
    :mod:`.writecost`). Each round every remaining *move* (one candidate index, or the candidates
    of a join's tables together) is costed with the indexes chosen so far in place; the move that
@@ -38,10 +35,9 @@ class Oracle(Protocol):
 
 @dataclass(frozen=True)
 class Work:
-    """A statement of the workload: its weight (its calls, scaled by how its measured time
-    compares with its planner cost: see ``recommend``) and the tables it reads."""
+    """A statement of the workload: its weight and the tables it reads."""
 
-    calls: float
+    calls: int
     tables: frozenset[Table]
 
 
@@ -71,39 +67,6 @@ class Choice:
     writes_after: float = 0.0               # what the chosen indexes add to the writes (cost units)
     strategy: str = "greedy"
     solver: dict[str, Any] | None = None    # the exact strategy's status, time, gap, objective and bound
-
-
-CALIBRATION_LIMIT = 10.0   # a statement's time per cost unit counts at most this far from the workload's
-CALIBRATION_MIN_CALLS = 5  # statements called fewer times weigh at the workload's time per cost unit
-
-
-def time_weights(calls: list[int], total_ms: list[float], costs: list[float | None],
-                 limit: float = CALIBRATION_LIMIT, min_calls: int = CALIBRATION_MIN_CALLS
-                 ) -> tuple[list[float], float | None]:
-    """Each statement's weight in the objective, and the workload's measured milliseconds per
-    unit of planner cost (None when nothing was measured).
-
-    A statement weighs its calls times its own milliseconds per cost unit (measured time over
-    calls x its cost as things are) over the workload's, kept within ``limit`` either way: so the
-    objective is each statement's cost scaled to its measured time, in the workload's units. A
-    ``LIKE`` under a non-C collation, a jsonb operator or a cached table cost far from their time;
-    the ratio of two plans of one statement is what the planner gets right. A statement called
-    fewer than ``min_calls`` times (one slow call is not its time) or not costed weighs its calls."""
-    measured = planned = 0.0
-    own: list[float | None] = []
-    for n, ms, cost in zip(calls, total_ms, costs, strict=True):
-        if cost and ms > 0 and n > 0:
-            own.append(ms / (n * cost))
-            measured += ms
-            planned += n * cost
-        else:
-            own.append(None)
-    if not planned or not measured:
-        return [float(n) for n in calls], None
-    unit = measured / planned
-    weights = [n * min(limit, max(1 / limit, ratio / unit)) if ratio is not None and n >= min_calls else float(n)
-               for n, ratio in zip(calls, own, strict=True)]
-    return weights, unit
 
 
 def _affected(work: list[Work], tables: frozenset[Table]) -> list[int]:

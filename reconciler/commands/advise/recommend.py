@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from reconciler.commands.advise.candidates import Candidate, key_name
-from reconciler.commands.advise.choose import Choice, Limits, Move, Work, choose, choose_exact, time_weights
+from reconciler.commands.advise.choose import Choice, Limits, Move, Work, choose, choose_exact
 from reconciler.commands.advise.models import Advice, Recommendation, create_sql, index_spec
 from reconciler.commands.advise.params import parameter_sets
 from reconciler.commands.advise.shape import Shape, Table
@@ -145,13 +145,8 @@ class PlannerChoice:
             simulated, refused, table_of = self._register(whatif)
             moves = [Move((c.key,), frozenset({c.table}), whatif.size(c.key)) for c in simulated]
             moves += _join_moves(self.workload, simulated, whatif)
-            costs = [whatif.expected(i, self.start) for i in range(len(self.workload))]
-            weights, ms_per_unit = time_weights([s.calls for s in self.workload],
-                                                [s.total_ms for s in self.workload], costs)
-            self.ms_per_cost = {i: s.total_ms / (s.calls * cost) for i, (s, cost) in enumerate(zip(
-                self.workload, costs, strict=True)) if cost and s.calls and s.total_ms > 0}
-            work = [Work(weight, s.tables) for weight, s in zip(weights, self.workload, strict=True)]
-            write_cost = self._write_costs(simulated, ms_per_unit)
+            work = [Work(s.calls, s.tables) for s in self.workload]
+            write_cost = self._write_costs(whatif, simulated)
             choice = self._choose(work, moves, whatif, table_of, write_cost)
             self.chosen = frozenset(choice.start | set(choice.chosen))
             self.total_before = choice.workload_before
@@ -200,13 +195,21 @@ class PlannerChoice:
         return choose(work, moves, whatif, table_of, self.start, min_saving, mon.max_recommendations,
                       max_regression, write_cost)
 
-    def _write_costs(self, simulated: list[Candidate], ms_per_unit: float | None) -> dict[tuple[Any, ...], float]:
+    def _write_costs(self, whatif: WhatIf, simulated: list[Candidate]) -> dict[tuple[Any, ...], float]:
         """What each candidate adds to the workload's writes, in planner cost units (so that it
         weighs against the reads it saves): its milliseconds (:mod:`.writecost`) over the
         workload's measured milliseconds per unit of cost, times ``advisor.write_weight``."""
+        measured = planned = 0.0
+        for i, s in enumerate(self.workload):
+            cost = whatif.expected(i, self.start)
+            if cost and s.total_ms > 0:
+                self.ms_per_cost[i] = s.total_ms / (s.calls * cost)
+                measured += s.total_ms
+                planned += s.calls * cost
         weight = self.spec.advisor.write_weight
-        if self.write_ms is None or not ms_per_unit or weight == 0:
+        if self.write_ms is None or not planned or not measured or weight == 0:
             return {}
+        ms_per_unit = measured / planned
         return {c.key: weight * self.write_ms(c) / ms_per_unit for c in simulated}
 
     def _leaves(self) -> dict[Table, list[Table]]:
