@@ -303,7 +303,8 @@ def test_rare_status_with_order_by_limit_gets_the_equality_column_first(db_on, s
 
 def test_the_write_weight_decides_whether_writes_pay_for_an_index(db_on, spec_file):
     """An index on a column the workload's UPDATEs set saves the reads some time, but costs every
-    updated row an entry and its HOT update: weighed, writes win; with write_weight 0, reads do."""
+    updated row an entry and its HOT update: weighed, writes win; with write_weight 0 (and no
+    limit on how much slower a write may get), reads do."""
     db = db_on("15")
     db.execute("""
         CREATE TABLE events (id bigint PRIMARY KEY, kind int NOT NULL, payload text NOT NULL, hits int NOT NULL)
@@ -317,13 +318,44 @@ def test_the_write_weight_decides_whether_writes_pay_for_an_index(db_on, spec_fi
         for lo in range(1, 80001, 5000):
             conn.execute("UPDATE events SET kind = (kind + 1) %% 500 WHERE id BETWEEN %s AND %s", (lo, lo + 20000))
     weighed = advise(db, spec_file)
-    reads_only = advise(db, spec_file, spec="version: 1\nadvisor: {write_weight: 0}\n")
+    reads_only = advise(db, spec_file, spec="version: 1\nadvisor: {write_weight: 0, max_write_slowdown: null}\n")
     on_kind = [r for r in reads_only["recommendations"] if keys(r) == ["kind"]]
     assert on_kind, reads_only["recommendations"]
     rec = on_kind[0]
     assert rec["write_ms_added_per_hour"] > rec["read_ms_saved_per_hour"] > 0    # what the weighing sees
     assert rec["upkeep"]["updates"] and rec["upkeep"]["updates"][0]["loses_hot"]
     assert not [r for r in weighed["recommendations"] if keys(r) == ["kind"]]
+
+
+def test_no_write_statement_is_made_slower_than_max_write_slowdown(db_on, spec_file):
+    """An index on ``kind`` pays for itself over the workload (many reads), but the few big UPDATEs
+    that set ``kind`` would lose HOT and get several times slower: within the default
+    ``max_write_slowdown`` (1.5) it is not recommended, by either strategy; without the limit it
+    is, and the advice shows how much slower it makes that UPDATE."""
+    db = db_on("15")
+    db.execute("""
+        CREATE TABLE events (id bigint PRIMARY KEY, kind int NOT NULL, payload text NOT NULL, hits int NOT NULL)
+        WITH (fillfactor = 60);
+        INSERT INTO events SELECT g, g % 500, md5(g::text), 0 FROM generate_series(1, 100000) g;
+    """)
+    db.execute("VACUUM ANALYZE events")
+    reset_statements(db)
+    run(db, [("SELECT count(*) FROM events WHERE kind = %s", lambda r: (r.randint(0, 499),))], times=150)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        for lo in range(1, 60001, 20000):
+            conn.execute("UPDATE events SET kind = (kind + 1) %% 500 WHERE id BETWEEN %s AND %s", (lo, lo + 5000))
+    assert db.value("SELECT n_tup_hot_upd::float8 / n_tup_upd FROM pg_stat_user_tables "
+                    "WHERE relname = 'events'") > 0.5                   # the updates are HOT today
+    unlimited = advise(db, spec_file, spec="version: 1\nadvisor: {max_write_slowdown: null}\n")
+    assert [keys(r) for r in unlimited["recommendations"]] == [["kind"]], unlimited["recommendations"]
+    slowest = unlimited["workload"]["slowest_writes"]
+    assert slowest and slowest[0]["query"].startswith("UPDATE events") and slowest[0]["slowdown"] > 1.5, slowest
+    for strategy in ("exact", "greedy"):
+        limited = advise(db, spec_file, "--strategy", strategy)
+        assert limited["workload"]["max_write_slowdown"] == 1.5
+        assert not [r for r in limited["recommendations"] if keys(r) == ["kind"]], (strategy, limited["workload"])
+    roomy = advise(db, spec_file, spec=f"version: 1\nadvisor: {{max_write_slowdown: {slowest[0]['slowdown'] + 0.5}}}\n")
+    assert [keys(r) for r in roomy["recommendations"]] == [["kind"]]    # the limit is what stopped it
 
 
 def test_exact_strategy_reports_its_solver_honours_a_budget_and_greedy_stays(db_on, spec_file):

@@ -364,3 +364,67 @@ def test_pg_qualstats_constants_are_read_as_written():
     assert single_selective(pending).value == "pending" and abs(pending[0].matched - 0.01) < 1e-9
     assert single_selective(found[8][(("public", "jobs"), "status")]) is None   # two constants: no partial
     assert weighted(found[8][(("public", "jobs"), "status")]) == [("done", 0.75), ("failed", 0.25)]
+
+
+def _candidate(table: str, *columns: str):
+    from reconciler.commands.advise.candidates import Candidate
+    return Candidate(("public", table), list(columns), queries=[f"q-{table}"])
+
+
+def test_write_loads_price_inserts_updates_and_lost_hot_once():
+    from reconciler.commands.advise.workload import Statement
+    from reconciler.commands.advise.writecost import LOST_HOT_US, entry_us
+    from reconciler.commands.advise.writeguard import TableWrites, write_loads
+
+    kind, total = _candidate("orders", "status"), _candidate("orders", "total")
+    insert = Statement(key="i", query="INSERT INTO orders (status) VALUES ($1)", queryids=[1], calls=10,
+                       total_ms=10.0, rows=1000, share=0.1)
+    update = Statement(key="u", query="UPDATE orders SET status = $1 WHERE id = $2", queryids=[2], calls=10,
+                       total_ms=5.0, rows=1000, share=0.1)
+    writes = [(insert, analyse(insert.query, T).writes), (update, analyse(update.query, T).writes)]
+    facts = {ORDERS: TableWrites(indexes=1, indexed=frozenset({"id"}), hot_share=0.8)}
+    loads = write_loads(writes, [kind, total], facts, lambda c: 8)
+    by_query = {load.queryid: load for load in loads}
+    ins, upd = by_query[1], by_query[2]
+    assert ins.added([kind.key]) == pytest.approx(1000 * entry_us("insert", 8) / 1000)
+    assert ins.added([kind.key, total.key]) == pytest.approx(2 * ins.added([kind.key]))
+    entry = entry_us("update", 8) / 1000
+    # (total) alone: an entry for the 20% of rows that are not HOT anyway; the update keeps HOT
+    assert upd.added([total.key]) == pytest.approx(1000 * 0.2 * entry)
+    # (status): every row an entry, and the 80% HOT rows lose HOT once: heap tuple + the PK's entry
+    lost = 1000 * 0.8 * (entry_us("update", 8) + LOST_HOT_US) / 1000
+    assert upd.added([kind.key]) == pytest.approx(1000 * entry + lost)
+    # both: (total) then takes an entry for every row too
+    assert upd.added([kind.key, total.key]) == pytest.approx(1000 * entry + lost + 1000 * entry)
+    assert upd.slowdown([kind.key]) == pytest.approx((5.0 + upd.added([kind.key])) / 5.0)
+
+
+def test_the_solver_and_greedy_keep_each_write_within_its_slowdown():
+    """Two indexes each save a read statement a lot; together they would make the UPDATE lose HOT
+    *and* pay both entries: 1.0 + 0.5 + 0.4 (lost) + 0.5 (the other's extra) ms on 1 ms measured.
+    At 2x, the set may add 1 ms: either index alone fits (x alone 0.5 + lost 0.4), not both."""
+    from reconciler.commands.advise.writeguard import WriteLoad
+
+    x, y = ("o", "x"), ("o", "y")
+    load = WriteLoad(2, "UPDATE o SET x = $1, y = $2", 1.0, alone={x: 0.5, y: 0.5}, breaks_hot=frozenset({x, y}),
+                     lost_ms=0.4, lost_extra={})
+    assert load.added([x]) == pytest.approx(0.9) and load.added([x, y]) == pytest.approx(1.4)
+    costs = CostTable({0: {frozenset(): 1000.0, frozenset({x}): 100.0}, 1: {frozenset(): 900.0,
+                                                                               frozenset({y}): 100.0}})
+    work = [Work(1, frozenset({("public", "o")})), Work(1, frozenset({("public", "o")}))]
+    assert set(choose.choose(work, single(x, y), costs, TABLE_OF).chosen) == {x, y}     # no limit: both
+    greedy = choose.choose(work, single(x, y), costs, TABLE_OF, write_loads=[load], max_write_slowdown=2.0)
+    exact = choose.choose_exact(work, single(x, y), costs, TABLE_OF, write_loads=[load],
+                                limits=choose.Limits(max_write_slowdown=2.0))
+    assert greedy.chosen == [x] and exact.chosen == [x]                                 # the larger saving
+    # the pair term: y does not break HOT but pays for the HOT rows once x does
+    paired = WriteLoad(3, "UPDATE o SET x = $1", 1.0, alone={x: 0.3, y: 0.1}, breaks_hot=frozenset({x}),
+                       lost_ms=0.3, lost_extra={y: 0.5})
+    assert paired.added([y]) == pytest.approx(0.1) and paired.added([x]) == pytest.approx(0.6)
+    assert paired.added([x, y]) == pytest.approx(1.2)
+    exact = choose.choose_exact(work, single(x, y), costs, TABLE_OF, write_loads=[paired],
+                                limits=choose.Limits(max_write_slowdown=2.0))
+    assert exact.chosen == [x]
+    roomy = choose.choose_exact(work, single(x, y), costs, TABLE_OF, write_loads=[paired],
+                                limits=choose.Limits(max_write_slowdown=2.3))
+    assert set(roomy.chosen) == {x, y}

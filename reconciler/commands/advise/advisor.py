@@ -38,6 +38,7 @@ from reconciler.commands.advise.upkeep import Writes, candidate_columns, indexed
 from reconciler.commands.advise.vetting import Verdict, vet
 from reconciler.commands.advise.workload import Statement, merge_entries, select_workload
 from reconciler.commands.advise.writecost import TYPICAL_WIDTH, write_ms
+from reconciler.commands.advise.writeguard import TableWrites, write_loads
 from reconciler.connect.session import fetch_value
 from reconciler.resources.document import Spec
 from reconciler.spec.types import parse_size
@@ -92,26 +93,39 @@ def _partial_constants(by_column: dict[tuple[Table, str], list[Asked]]) -> dict[
     return out
 
 
-def _upkeep(snap: Snapshot, writes: Writes, facts: Facts) -> Callable[[Candidate], tuple[dict[str, Any], float]]:
-    """For a candidate: the workload's writes that would maintain it (:func:`.upkeep.upkeep`) and
-    their milliseconds over the observed window (:func:`.writecost.write_ms`)."""
-    by_table: dict[tuple[str, str], list[Any]] = {}
-    for table in snap.live_tables.values():
-        by_table[(table.schema, table.name)] = [i for i in snap.live_indexes.values() if i.table_oid == table.oid]
+def _table_writes(snap: Snapshot) -> dict[tuple[str, str], TableWrites]:
+    """Per table: its existing indexes, the columns they read, the share of its updates
+    PostgreSQL kept HOT (1 when none were counted)."""
     hot: dict[tuple[str, str], float] = {}
-    for t in snap.tables:   # the share of its updates PostgreSQL kept HOT (1 when none were counted)
+    for t in snap.tables:
         updated = float(t.get("n_tup_upd") or 0)
         hot[(t["schema"], t["name"])] = float(t.get("n_tup_hot_upd") or 0) / updated if updated else 1.0
+    out = {}
+    for table in snap.live_tables.values():
+        key = (table.schema, table.name)
+        existing = [i for i in snap.live_indexes.values() if i.table_oid == table.oid]
+        out[key] = TableWrites(len(existing), indexed_columns(i.definition for i in existing), hot.get(key, 1.0))
+    return out
+
+
+def _width(facts: Facts) -> Callable[[Candidate], float]:
+    def width(candidate: Candidate) -> float:
+        return sum(facts[(*candidate.table, c)].width for c in candidate_columns(candidate)
+                   if (*candidate.table, c) in facts) or TYPICAL_WIDTH
+    return width
+
+
+def _upkeep(tables: dict[tuple[str, str], TableWrites], writes: Writes,
+            width: Callable[[Candidate], float]) -> Callable[[Candidate], tuple[dict[str, Any], float]]:
+    """For a candidate: the workload's writes that would maintain it (:func:`.upkeep.upkeep`) and
+    their milliseconds over the observed window (:func:`.writecost.write_ms`)."""
     seen: dict[tuple[Any, ...], tuple[dict[str, Any], float]] = {}
 
     def of(candidate: Candidate) -> tuple[dict[str, Any], float]:
         if candidate.key not in seen:
-            existing = by_table.get(candidate.table, [])
-            found = upkeep(candidate, writes, indexed_columns(i.definition for i in existing),
-                           hot.get(candidate.table, 1.0))
-            width = sum(facts[(*candidate.table, c)].width for c in candidate_columns(candidate)
-                        if (*candidate.table, c) in facts) or TYPICAL_WIDTH
-            seen[candidate.key] = (found, write_ms(found, width, len(existing)))
+            facts = tables.get(candidate.table, TableWrites(0))
+            found = upkeep(candidate, writes, facts.indexed, facts.hot_share)
+            seen[candidate.key] = (found, write_ms(found, width(candidate), facts.indexes))
         return seen[candidate.key]
 
     return of
@@ -158,13 +172,15 @@ def run_advise(conn: psycopg.Connection, spec: Spec, analyze: bool = False, buil
                                                                     _partial_constants(asked.get(s.key, {})))])
     by_key = {s.key: s for s in workload}
     writes = [(s, shapes[s.key].writes) for s in merged if shapes[s.key].writes and "pg_catalog" not in s.query]
-    upkeep_of = _upkeep(snap, writes, facts)
+    tables, width = _table_writes(snap), _width(facts)
+    upkeep_of = _upkeep(tables, writes, width)
     db = snap.database
     window_start = db["stats_reset"] or db["started"]
     advice.window_hours = max((db["now"] - window_start).total_seconds() / 3600, 1 / 3600) if window_start else None
     if advice.hypopg and workload:
         PlannerChoice(conn, spec, snap, advice, workload, shapes, candidates,
                       write_ms=lambda c: upkeep_of(c)[1],
+                      write_loads=lambda found: write_loads(writes, found, tables, width),
                       asked={key: {k: weighted(found) for k, found in by_column.items()}
                              for key, by_column in asked.items()}).run(build_candidates, on_build)
     else:

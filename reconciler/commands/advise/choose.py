@@ -7,7 +7,8 @@ regressions. Pure: the costs come from an :class:`Oracle` (the planner with Hypo
    of a join's tables together) is costed with the indexes chosen so far in place; the move that
    saves most, reads saved less writes added, is taken (of moves within 10% of the best, the
    smallest). It stops when the best saves less
-   than ``min_saving`` of the workload's cost, or at ``max_indexes``.
+   than ``min_saving`` of the workload's cost, or at ``max_indexes``. A move that would make a
+   write statement more than ``max_write_slowdown`` times slower (:mod:`.writeguard`) is not taken.
 2. **Prune.** Every chosen index is taken out again, last first: if the set without it costs
    less than ``min_saving`` more (its writes counted), it goes (a prefix of another chosen index, one whose only
    benefit the others now provide).
@@ -19,10 +20,12 @@ regressions. Pure: the costs come from an :class:`Oracle` (the planner with Hypo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.commands.advise.shape import Table
+from reconciler.commands.advise.writeguard import WriteLoad, within
 
 Key = tuple[Any, ...]
 
@@ -86,9 +89,11 @@ def _weighted(oracle: Oracle, work: list[Work], indexes: list[int], keys: frozen
 
 def choose(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[Key, Table],
            start: frozenset[Key] = frozenset(), min_saving: float = 0.01, max_indexes: int = 20,
-           max_regression: float = 0.10, write_cost: dict[Key, float] | None = None) -> Choice:
+           max_regression: float = 0.10, write_cost: dict[Key, float] | None = None,
+           write_loads: Sequence[WriteLoad] = (), max_write_slowdown: float | None = None) -> Choice:
     """The greedy choice (see the module doc)."""
     writes = write_cost or {}
+    allowed: Callable[[frozenset[Key]], bool] = within(list(write_loads), max_write_slowdown)
     everything = list(range(len(work)))
     chosen = set(start)
     order: list[Key] = []
@@ -100,6 +105,8 @@ def choose(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[K
         scored: list[tuple[float, Move]] = []
         for move in remaining:
             trial = frozenset(chosen | set(move.keys))
+            if not allowed(trial - start):
+                continue
             benefit = -sum(writes.get(k, 0.0) for k in move.keys if k not in chosen)
             for i in _affected(work, move.tables):
                 before, after = current[i], oracle.expected(i, trial)
@@ -117,7 +124,8 @@ def choose(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[K
                 order.append(key)
         for i in _affected(work, move.tables):
             current[i] = oracle.expected(i, frozenset(chosen))
-        remaining = [m for m in remaining if not set(m.keys) <= chosen]
+        remaining = [m for m in remaining
+                     if not set(m.keys) <= chosen and allowed(frozenset(chosen | set(m.keys)) - start)]
         if len(order) >= max_indexes:
             break
     return _finish(work, oracle, table_of, start, chosen, order, base_total, threshold, max_regression, writes)
@@ -131,12 +139,13 @@ class Limits:
     max_per_table: int | None = None
     max_bytes: int | None = None
     max_bytes_per_table: int | None = None
+    max_write_slowdown: float | None = None
 
 
 def choose_exact(work: list[Work], moves: list[Move], oracle: Oracle, table_of: dict[Key, Table],
                  start: frozenset[Key] = frozenset(), min_saving: float = 0.01, max_regression: float = 0.10,
                  write_cost: dict[Key, float] | None = None, limits: Limits = Limits(),
-                 time_limit_s: float = 10.0) -> Choice:
+                 time_limit_s: float = 10.0, write_loads: Sequence[WriteLoad] = ()) -> Choice:
     """The exact strategy: every statement costed with no candidate and with each move that
     reaches its tables (a candidate, or a join's candidates together), the set solved with
     CP-SAT (:mod:`.solve`), then pruned, checked for regressions and re-costed as a whole like
@@ -167,7 +176,8 @@ def choose_exact(work: list[Work], moves: list[Move], oracle: Oracle, table_of: 
         for key in move.keys:
             sizes.setdefault(key, share)
     problem = Problem(calls, configurations, sizes, {k: table_of[k] for k in sizes}, writes, threshold,
-                      limits.max_indexes, limits.max_per_table, limits.max_bytes, limits.max_bytes_per_table)
+                      limits.max_indexes, limits.max_per_table, limits.max_bytes, limits.max_bytes_per_table,
+                      write_loads, limits.max_write_slowdown)
     solution = solve(problem, time_limit_s)
     chosen = set(start) | set(solution.chosen)
     order = [k for k in solution.chosen if k not in start]

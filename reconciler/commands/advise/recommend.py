@@ -26,6 +26,7 @@ from reconciler.commands.advise.shape import Shape, Table
 from reconciler.commands.advise.stats import Snapshot
 from reconciler.commands.advise.whatif import Planned, WhatIf
 from reconciler.commands.advise.workload import Statement
+from reconciler.commands.advise.writeguard import WriteLoad, slowest
 from reconciler.connect.session import fetch_value
 from reconciler.resources.document import Spec
 from reconciler.resources.indexes.desired import live_match, plain_definition
@@ -126,6 +127,7 @@ class PlannerChoice:
     chosen: frozenset[tuple[Any, ...]] = frozenset()
     total_before: float = 0.0
     write_ms: Callable[[Candidate], float] | None = None   # what an index adds to the window's writes
+    write_loads: Callable[[list[Candidate]], list[WriteLoad]] | None = None   # each write statement's (guard)
     asked: dict[str, dict[tuple[Table, str], list[tuple[str | None, float]]]] = field(default_factory=dict)
     ms_per_cost: dict[int, float] = field(default_factory=dict)   # per statement: measured ms per planner cost
 
@@ -147,7 +149,8 @@ class PlannerChoice:
             moves += _join_moves(self.workload, simulated, whatif)
             work = [Work(s.calls, s.tables) for s in self.workload]
             write_cost = self._write_costs(whatif, simulated)
-            choice = self._choose(work, moves, whatif, table_of, write_cost)
+            loads = self.write_loads(simulated) if self.write_loads is not None else []
+            choice = self._choose(work, moves, whatif, table_of, write_cost, loads)
             self.chosen = frozenset(choice.start | set(choice.chosen))
             self.total_before = choice.workload_before
             by_key = {c.key: c for c in simulated}
@@ -170,11 +173,13 @@ class PlannerChoice:
             self.advice.workload["strategy"] = choice.strategy
             self.advice.workload["solver"] = choice.solver
             self.advice.workload["write_cost_after"] = round(choice.writes_after, 2)
+            self.advice.workload["max_write_slowdown"] = self.spec.advisor.max_write_slowdown
+            self.advice.workload["slowest_writes"] = slowest(loads, choice.chosen)
             whatif.realize(self.chosen)
             self._unsimulated(whatif, refused, [by_key[k] for k in choice.chosen], simulated, build, on_build)
 
     def _choose(self, work: list[Work], moves: list[Move], whatif: WhatIf, table_of: dict[tuple[Any, ...], Table],
-                write_cost: dict[tuple[Any, ...], float]) -> Choice:
+                write_cost: dict[tuple[Any, ...], float], loads: list[WriteLoad]) -> Choice:
         """The set, by the spec's strategy: exact (CP-SAT), or greedy (also the fallback when the
         solver is missing or finds nothing)."""
         mon, adv = self.spec.monitoring, self.spec.advisor
@@ -182,10 +187,11 @@ class PlannerChoice:
         if adv.strategy == "exact":
             limits = Limits(mon.max_recommendations, adv.max_indexes_per_table,
                             parse_size(adv.max_index_bytes) if adv.max_index_bytes else None,
-                            parse_size(adv.max_index_bytes_per_table) if adv.max_index_bytes_per_table else None)
+                            parse_size(adv.max_index_bytes_per_table) if adv.max_index_bytes_per_table else None,
+                            adv.max_write_slowdown)
             try:
                 exact = choose_exact(work, moves, whatif, table_of, self.start, min_saving, max_regression,
-                                     write_cost, limits, adv.solver_seconds)
+                                     write_cost, limits, adv.solver_seconds, loads)
             except ImportError as exc:
                 self.advice.notes.append(f"the exact strategy needs OR-Tools ({exc}); the greedy choice was used")
             else:
@@ -193,7 +199,7 @@ class PlannerChoice:
                     return exact
                 self.advice.notes.append(f"the solver found no set ({exact.solver}); the greedy choice was used")
         return choose(work, moves, whatif, table_of, self.start, min_saving, mon.max_recommendations,
-                      max_regression, write_cost)
+                      max_regression, write_cost, loads, adv.max_write_slowdown)
 
     def _write_costs(self, whatif: WhatIf, simulated: list[Candidate]) -> dict[tuple[Any, ...], float]:
         """What each candidate adds to the workload's writes, in planner cost units (so that it

@@ -12,7 +12,10 @@ candidates that minimise the workload's cost:
   size_k / largest size))`` — what the index adds to the writes, and the least it must save to be
   worth an index at all (a little more for a larger one: of two equal savings, the smaller index);
 - subject to ``sum_k x[k] x size_k <= max_bytes`` (and per table), at most ``max_per_table``
-  indexes on a table and ``max_indexes`` in all.
+  indexes on a table and ``max_indexes`` in all;
+- and every write statement within ``max_write_slowdown`` (:mod:`.writeguard`): ``sum_k x[k] x
+  alone_k + lost x lost_ms + sum_k z[k] x extra_k <= allowance``, where ``lost >= x[k]`` for the
+  candidates that break its HOT updates and ``z[k] >= lost + x[k] - 1`` (in microseconds).
 
 Costs are scaled to integers (CP-SAT's objective is integral) so that the baseline workload is
 about 10^9 units: a rounding error of 1 in 10^9. The solver reports its status: OPTIMAL, or
@@ -21,10 +24,13 @@ FEASIBLE with the gap between the best set it found and the bound it proved.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from reconciler.commands.advise.writeguard import WriteLoad
 
 Key = tuple[Any, ...]
 SCALE_TARGET = 1e9
@@ -45,6 +51,8 @@ class Problem:
     max_per_table: int | None = None
     max_bytes: int | None = None
     max_bytes_per_table: int | None = None
+    write_loads: Sequence[WriteLoad] = ()
+    max_write_slowdown: float | None = None
 
 
 @dataclass
@@ -99,6 +107,9 @@ def solve(problem: Problem, time_limit_s: float = 10.0, workers: int = 2) -> Sol
             model.add(sum(x[k] for k in on_table) <= problem.max_per_table)
         if problem.max_bytes_per_table is not None:
             model.add(sum(problem.sizes[k] * x[k] for k in on_table) <= problem.max_bytes_per_table)
+    if problem.max_write_slowdown is not None:
+        for n, load in enumerate(problem.write_loads):
+            _guard(model, x, load, load.allowance(problem.max_write_slowdown), n)
     model.minimize(sum(objective))
 
     solver = cp_model.CpSolver()
@@ -112,3 +123,24 @@ def solve(problem: Problem, time_limit_s: float = 10.0, workers: int = 2) -> Sol
     value, bound = solver.objective_value / scale, solver.best_objective_bound / scale
     gap = 100 * (value - bound) / value if value else 0.0
     return Solution([k for k in keys if solver.value(x[k])], name, value, bound, seconds, max(0.0, gap))
+
+
+def _guard(model: Any, x: dict[Key, Any], load: WriteLoad, allowance_ms: float, n: int) -> None:
+    """``load`` within its allowance (see the module doc); microseconds, rounded against the set."""
+    def us(ms: float) -> int:
+        return math.ceil(ms * 1000)
+
+    terms = [us(ms) * x[k] for k, ms in load.alone.items() if k in x and ms > 0]
+    breaking = [x[k] for k in load.breaks_hot if k in x]
+    if breaking:
+        lost = model.new_bool_var(f"lost{n}")
+        for var in breaking:
+            model.add_implication(var, lost)
+        terms.append(us(load.lost_ms) * lost)
+        for k, ms in load.lost_extra.items():
+            if k in x and ms > 0:
+                both = model.new_bool_var(f"z{n}_{len(terms)}")
+                model.add(both >= lost + x[k] - 1)
+                terms.append(us(ms) * both)
+    if terms:
+        model.add(sum(terms) <= math.floor(allowance_ms * 1000))
