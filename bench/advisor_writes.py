@@ -13,10 +13,11 @@ index set, warms up, and runs the same seeded sequence.
 
 Sets compared: the baseline (primary keys), ``advise`` with defaults (``write_weight: 1``,
 ``max_write_slowdown: 1.5``), ``advise`` reading only (``write_weight: 0``, no write limit), and
-the reference: the union of both advise sets and the read-only brute force of ``advisor_quality.py`` as the pool, searched on *measured* runs: from
-the faster of the two advise sets, each of its indexes taken out, then each other index of the
-pool put in, every change kept that makes the measured total time fall — a local search on real
-runs, never worse than where it started.
+the reference: the union of both advise sets and the read-only brute force of
+``advisor_quality.py`` as the pool, searched on *measured* runs: from the faster of the two advise
+sets, each of its indexes taken out, then each other index of the pool put in, every change kept
+that makes the measured total time fall — a local search on real runs, never worse than where it
+started.
 """
 
 from __future__ import annotations
