@@ -79,9 +79,9 @@ class AdvisorSpec(StrictModel):
     max_indexes_per_table: int | None = Field(None, ge=1, le=100, description="at most this many new indexes "
                                                                              "on one table")
     solver_seconds: float = Field(10.0, gt=0, le=600, description="the exact strategy's time limit")
-    max_write_slowdown: float | None = Field(1.5, ge=1, le=1000, description=(
+    max_write_slowdown: float | None = Field(None, ge=1, le=1000, description=(
         "no INSERT or UPDATE of the workload may get more than this many times slower by the index entries the "
-        "chosen set adds to it (estimated against its measured time; null: no limit)"))
+        "chosen set adds to it (estimated against its measured time; unset: no limit)"))
 
 
 class RuntimeSpec(StrictModel):
